@@ -1,0 +1,19 @@
+import { bytes, int, logLevel, optionalStr, str, type ConfigOf } from '../shared/env.js';
+
+export const RECEIVER_SPEC = {
+  databaseUrl: str('DATABASE_URL', { help: 'PostgreSQL connection string (postgres://user:pass@host:5432/db)', secret: true }),
+  host: str('HOST', { help: 'address to listen on', default: '0.0.0.0' }),
+  port: int('PORT', 0, 65535, { help: 'port for ingest, /metrics, /healthz and /readyz', default: 8080 }),
+  ingestToken: optionalStr('INGEST_TOKEN', { help: 'shared bearer token for ingest', shown: 'unset', secret: true }),
+  ingestTokenSecret: optionalStr('INGEST_TOKEN_SECRET', { help: 'secret for per-workspace ingest tokens (see `ferry-receiver mint-token`)', shown: 'unset', secret: true }),
+  readToken: optionalStr('READ_TOKEN', { help: 'bearer token for dashboard reads', shown: 'unset (reads disabled)', secret: true }),
+  maxBodyBytes: bytes('MAX_BODY_BYTES', 1024, 1024 ** 3, { help: 'largest request body, after gzip decoding', default: 64 * 1024 ** 2, shown: '64MiB' }),
+  maxLineBytes: bytes('MAX_LINE_BYTES', 256, 256 * 1024 ** 2, { help: 'longest line accepted; longer lines become rejects', default: 4 * 1024 ** 2, shown: '4MiB' }),
+  rejectRawBytes: bytes('REJECT_RAW_BYTES', 0, 1024 ** 2, { help: 'how many bytes of a rejected line are kept in ingest_rejects.raw', default: 4096, shown: '4KiB' }),
+  poolMax: int('PG_POOL_MAX', 1, 1000, { help: 'PostgreSQL connections per receiver process', default: 10 }),
+  requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 1000, 3_600_000, { help: 'time a client has to send a whole request', default: 30_000 }),
+  shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 3_600_000, { help: 'on SIGTERM, how long in-flight requests may take before exit 1', default: 25_000 }),
+  logLevel: logLevel(),
+};
+
+export type ReceiverConfig = ConfigOf<typeof RECEIVER_SPEC>;

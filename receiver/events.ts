@@ -1,0 +1,17 @@
+// What the receiver reports about itself. The data path calls these; metrics
+// and logs live behind them (receiver/observe.ts), so tests can record them.
+
+import type { LineStream } from '../shared/wire.js';
+import type { RequestErrorCode } from './errors.js';
+import type { Loaded } from './ingest/load.js';
+
+export interface ReceiverEvents {
+  onLoaded(stream: LineStream, table: string, loaded: Loaded): void;
+  onBodyRead(stream: string, bytes: number): void;
+  onOffsetGap(stream: LineStream, workspaceId: string, sourceId: string, nextOffset: number): void;
+  onRecordingRef(workspaceId: string, changed: boolean): void;
+  onRequest(route: string, method: string, status: number, seconds: number): void;
+  onRequestFailed(code: RequestErrorCode, status: number, err: unknown): void;
+  onMigrated(applied: number[]): void;
+  onDatabaseWait(err: unknown, attempt: number): void;
+}

@@ -1,0 +1,85 @@
+// parse: request body → one outcome per line (a COPY row or a reject), each
+// with the byte range it came from, so the loader can skip what is committed.
+
+import { isUtf8 } from 'node:buffer';
+import type { RejectReason } from '../errors.js';
+import type { StatusEvent } from './fold-status.js';
+import type { TableSpec } from './records.js';
+
+export interface Reject {
+  reason: RejectReason;
+  detail: string;
+  /** The line's bytes, capped; what ingest_rejects.raw keeps. */
+  raw: Buffer;
+  /** The line's full length in bytes. */
+  rawLength: number;
+}
+
+export interface LineOutcome {
+  /** Byte offset of the line in its source file; null for Vector arrays. */
+  offset: number | null;
+  /** Offset just past the line's newline. */
+  end: number | null;
+  /** Workspace the line belongs to. */
+  workspaceId: string;
+  row?: string;
+  status?: StatusEvent;
+  reject?: Reject;
+}
+
+export interface ParseLimits {
+  maxLineBytes: number;
+  rejectRawBytes: number;
+}
+
+function rejectOf(line: Buffer, reason: RejectReason, detail: string, limits: ParseLimits): Reject {
+  return { reason, detail, raw: Buffer.from(line.subarray(0, limits.rejectRawBytes)), rawLength: line.length };
+}
+
+/**
+ * Judges one line (without its newline). Used for native bodies and for the
+ * raw lines Vector puts in `message`.
+ */
+export function judgeLine(line: Buffer, table: TableSpec, workspaceId: string, limits: ParseLimits, utf8Known = false): Pick<LineOutcome, 'row' | 'status' | 'reject'> {
+  const text = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line; // CRLF files
+  if (text.length === 0) return { reject: rejectOf(line, 'empty_line', 'the line is empty', limits) };
+  if (line.length > limits.maxLineBytes) return { reject: rejectOf(line, 'line_too_long', `${line.length} bytes, limit ${limits.maxLineBytes}`, limits) };
+  if (!utf8Known && !isUtf8(text)) return { reject: rejectOf(line, 'invalid_utf8', 'the line is not valid UTF-8', limits) };
+  let value: unknown;
+  try {
+    value = JSON.parse(text.toString('utf8'));
+  } catch (e) {
+    return { reject: rejectOf(line, 'bad_json', (e as Error).message.slice(0, 200), limits) };
+  }
+  return judgeValue(value, line, table, workspaceId, limits);
+}
+
+/** Judges an already-parsed line; `line` is its source text, kept when it is rejected. */
+export function judgeValue(value: unknown, line: Buffer, table: TableSpec, workspaceId: string, limits: ParseLimits): Pick<LineOutcome, 'row' | 'status' | 'reject'> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { reject: rejectOf(line, 'not_an_object', `got ${Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value}`, limits) };
+  }
+  const outcome = table.toRow(value as Record<string, unknown>, workspaceId);
+  if (!outcome.ok) return { reject: rejectOf(line, outcome.reason, outcome.detail, limits) };
+  return { row: outcome.row, status: outcome.status };
+}
+
+/**
+ * Splits a native body (the exact bytes of complete lines starting at
+ * `baseOffset` in the source file). A last line without its newline is taken
+ * as complete: the client declares where its lines end.
+ */
+export function parseNdjson(body: Buffer, baseOffset: number, table: TableSpec, workspaceId: string, limits: ParseLimits): LineOutcome[] {
+  const utf8Known = isUtf8(body);
+  const out: LineOutcome[] = [];
+  let start = 0;
+  while (start < body.length) {
+    const nl = body.indexOf(0x0a, start);
+    const stop = nl === -1 ? body.length : nl;
+    const next = nl === -1 ? body.length : nl + 1;
+    const judged = judgeLine(body.subarray(start, stop), table, workspaceId, limits, utf8Known);
+    out.push({ offset: baseOffset + start, end: baseOffset + next, workspaceId, ...judged });
+    start = next;
+  }
+  return out;
+}

@@ -1,0 +1,169 @@
+// The three line streams: which fields each line must have, and the COPY row
+// it becomes in the seed's table. The accepted shapes are documented in the
+// README ("What the receiver accepts").
+
+import type { LineStream } from '../../shared/wire.js';
+import type { RejectReason } from '../errors.js';
+import { copyNullableText, copyRow, copyText, COPY_NULL } from './copy-encode.js';
+import { statusFields, type StatusEvent } from './fold-status.js';
+import { jsonValueProblem, stringProblem } from './json-value.js';
+import { toUtcTimestamp } from './timestamp.js';
+
+type Json = Record<string, unknown>;
+
+export type RecordOutcome =
+  | { ok: true; row: string; status?: StatusEvent }
+  | { ok: false; reason: RejectReason; detail: string };
+
+export interface TableSpec {
+  stream: LineStream;
+  table: string;
+  copySql: string;
+  toRow(line: Json, workspaceId: string): RecordOutcome;
+}
+
+/** A field problem; thrown by the readers below and turned into a reject by `validated`. */
+class Invalid {
+  constructor(readonly reason: RejectReason, readonly detail: string) {}
+}
+
+function present(o: Json, key: string): boolean {
+  return o[key] !== undefined && o[key] !== null;
+}
+
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+function checked(s: string, key: string): string {
+  const p = stringProblem(s, key);
+  if (p) throw new Invalid(p.reason, p.detail);
+  return s;
+}
+
+function str(o: Json, key: string): string {
+  const v = o[key];
+  if (!present(o, key)) throw new Invalid('missing_field', `${key} is required`);
+  if (typeof v !== 'string') throw new Invalid('wrong_type', `${key}: expected string, got ${typeName(v)}`);
+  return checked(v, key);
+}
+
+function optStr(o: Json, key: string): string | null {
+  return present(o, key) ? str(o, key) : null;
+}
+
+function optBool(o: Json, key: string): boolean | null {
+  const v = o[key];
+  if (!present(o, key)) return null;
+  if (typeof v !== 'boolean') throw new Invalid('wrong_type', `${key}: expected boolean, got ${typeName(v)}`);
+  return v;
+}
+
+function int32(o: Json, key: string): number {
+  const v = o[key];
+  if (!present(o, key)) throw new Invalid('missing_field', `${key} is required`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new Invalid('wrong_type', `${key}: expected integer, got ${typeName(v) === 'number' ? String(v) : typeName(v)}`);
+  if (v < -2147483648 || v > 2147483647) throw new Invalid('out_of_range', `${key}: ${v} does not fit a 32-bit integer`);
+  return v;
+}
+
+function timestamp(o: Json, key: string): string {
+  if (!present(o, key)) throw new Invalid('missing_field', `${key} is required`);
+  const ts = toUtcTimestamp(o[key]);
+  if (ts === undefined) throw new Invalid('bad_timestamp', `${key}: ${JSON.stringify(o[key]).slice(0, 80)} is not ISO-8601 or epoch seconds in years 1-9999`);
+  return ts;
+}
+
+function object(o: Json, key: string): Json {
+  const v = o[key];
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Invalid('wrong_type', `${key}: expected object, got ${typeName(v)}`);
+  const p = jsonValueProblem(v, key);
+  if (p) throw new Invalid(p.reason, p.detail);
+  return v as Json;
+}
+
+function optObject(o: Json, key: string): Json | null {
+  return present(o, key) ? object(o, key) : null;
+}
+
+function stringList(o: Json, key: string): void {
+  const v = o[key];
+  if (!present(o, key)) return;
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new Invalid('wrong_type', `${key}: expected array of strings`);
+  v.forEach((s: string) => checked(s, key));
+}
+
+function validated(build: () => RecordOutcome): RecordOutcome {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof Invalid) return { ok: false, reason: e.reason, detail: e.detail };
+    throw e;
+  }
+}
+
+const commands: TableSpec = {
+  stream: 'commands',
+  table: 'command_log',
+  copySql: 'COPY command_log (workspace_id, command, exit_code, "timestamp") FROM STDIN',
+  toRow: (line, ws) => validated(() => ({
+    ok: true,
+    row: copyRow([copyText(ws), copyText(str(line, 'command')), String(int32(line, 'exit_code')), timestamp(line, 'timestamp')]),
+  })),
+};
+
+/** Fields of a state event that have their own timeline column; everything else is kept in `data`. */
+const TIMELINE_COLUMNS = new Set(['event_type', 'step_id', 'data', 'timestamp']);
+
+const events: TableSpec = {
+  stream: 'events',
+  table: 'state_timeline',
+  copySql: 'COPY state_timeline (workspace_id, event_type, step_id, data, "timestamp") FROM STDIN',
+  toRow: (line, ws) => validated(() => {
+    const eventType = str(line, 'event_type');
+    const stepId = optStr(line, 'step_id');
+    const at = timestamp(line, 'timestamp');
+    optStr(line, 'workshop_name');
+    optStr(line, 'current_step');
+    optBool(line, 'connected');
+    optBool(line, 'last_goss_passed');
+    stringList(line, 'steps_completed');
+    // Snapshot fields (and anything else the workspace adds) go into data, so
+    // nothing written is dropped and the timeline alone can rebuild the status.
+    const extra = Object.entries(line).filter(([k]) => !TIMELINE_COLUMNS.has(k));
+    const own = optObject(line, 'data');
+    for (const [k, v] of extra) {
+      const p = jsonValueProblem(v, k) ?? stringProblem(k, 'field name');
+      if (p) throw new Invalid(p.reason, p.detail);
+    }
+    const data = extra.length > 0 ? { ...own, ...Object.fromEntries(extra) } : own;
+    return {
+      ok: true,
+      row: copyRow([copyText(ws), copyText(eventType), copyNullableText(stepId), data === null ? COPY_NULL : copyText(JSON.stringify(data)), at]),
+      status: { at, fields: statusFields(eventType, stepId, data) },
+    };
+  }),
+};
+
+const llm: TableSpec = {
+  stream: 'llm',
+  table: 'llm_interactions',
+  copySql: 'COPY llm_interactions (workspace_id, step_id, student_question, prompt_context, response, model, requested_at) FROM STDIN',
+  toRow: (line, ws) => validated(() => {
+    if (!present(line, 'prompt_context')) throw new Invalid('missing_field', 'prompt_context is required');
+    return {
+      ok: true,
+      row: copyRow([
+        copyText(ws),
+        copyText(str(line, 'step_id')),
+        copyNullableText(optStr(line, 'student_question')),
+        copyText(JSON.stringify(object(line, 'prompt_context'))),
+        copyText(str(line, 'response')),
+        copyText(str(line, 'model')),
+        timestamp(line, 'requested_at'),
+      ]),
+    };
+  }),
+};
+
+export const TABLES: Record<LineStream, TableSpec> = { commands, events, llm };

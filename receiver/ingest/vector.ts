@@ -1,0 +1,48 @@
+// Vector-compatible bodies: a JSON array sent by Vector's http sink. With the
+// seed's config Vector's file source does not parse lines, so each event is
+// `{"message": "<raw line>", "file", "host", "source_type": "file",
+// "timestamp": <read time>, "workspace_id"}`. Arrays of already-parsed objects
+// (with `workspace_id` added by a remap) are accepted as well. These carry no
+// offsets: delivery is at-least-once, as it was with Vector.
+
+import { isValidId } from '../../shared/wire.js';
+import { RequestError, type RejectReason } from '../errors.js';
+import { judgeLine, judgeValue, type LineOutcome, type ParseLimits } from './parse.js';
+import type { TableSpec } from './records.js';
+
+type Json = Record<string, unknown>;
+
+function isVectorEnvelope(e: Json): boolean {
+  return typeof e.message === 'string' && (e.source_type === 'file' || typeof e.file === 'string');
+}
+
+export function parseVectorArray(body: Buffer, table: TableSpec, headerWorkspace: string | undefined, limits: ParseLimits): LineOutcome[] {
+  let events: unknown;
+  try {
+    events = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw new RequestError('bad_body', `the body is not valid JSON: ${(e as Error).message.slice(0, 200)}`);
+  }
+  if (!Array.isArray(events)) throw new RequestError('bad_body', 'a JSON body must be an array of events (Vector format)');
+
+  return events.map((event, index): LineOutcome => {
+    const source = Buffer.from(JSON.stringify(event) ?? 'null');
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+      return { offset: null, end: null, workspaceId: headerWorkspace ?? '', ...judgeValue(event, source, table, '', limits) };
+    }
+    const rejected = (reason: RejectReason, detail: string): LineOutcome => ({
+      offset: null, end: null, workspaceId: headerWorkspace ?? '',
+      reject: { reason, detail: `event ${index}: ${detail}`, raw: source.subarray(0, limits.rejectRawBytes), rawLength: source.length },
+    });
+    const { workspace_id: ws, ...fields } = event as Json;
+    const workspaceId = ws === undefined || ws === null || ws === '' ? headerWorkspace : ws;
+    if (workspaceId === undefined) return rejected('missing_field', 'workspace_id is required (in the event or X-Workspace-Id)');
+    if (typeof workspaceId !== 'string' || !isValidId(workspaceId)) return rejected('wrong_type', 'workspace_id must be 1-253 printable characters');
+    if (isVectorEnvelope(fields)) {
+      const message = fields.message as string;
+      if (!message.isWellFormed()) return rejected('invalid_unicode', 'message holds a lone surrogate');
+      return { offset: null, end: null, workspaceId, ...judgeLine(Buffer.from(message), table, workspaceId, limits) };
+    }
+    return { offset: null, end: null, workspaceId, ...judgeValue(fields, source, table, workspaceId, limits) };
+  });
+}

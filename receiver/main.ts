@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// ferry-receiver: command line.
+
+import { readFileSync } from 'node:fs';
+import { ConfigError, helpText, loadConfig } from '../shared/env.js';
+import { createLogger } from '../shared/log.js';
+import { mintWorkspaceToken } from './auth.js';
+import { RECEIVER_SPEC, type ReceiverConfig } from './config.js';
+import { startReceiver } from './receiver.js';
+
+const USAGE = `Usage: ferry-receiver [command]
+
+Commands:
+  serve                      run the ingest service (default)
+  migrate                    apply database migrations and exit
+  mint-token <workspace-id>  print a per-workspace ingest token (needs INGEST_TOKEN_SECRET)
+  --help, --version`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`ferry-receiver: ${message}\n`);
+  process.exit(2);
+}
+
+function config(): ReceiverConfig {
+  try {
+    const c = loadConfig(RECEIVER_SPEC);
+    if (!c.ingestToken && !c.ingestTokenSecret) throw new ConfigError('INGEST_TOKEN', 'set (or INGEST_TOKEN_SECRET set): ingest is never open', undefined);
+    return c;
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+async function serve(): Promise<void> {
+  const c = config();
+  const log = createLogger('ferry-receiver', c.logLevel);
+  const receiver = await startReceiver(c, log);
+  receiver.ready.catch((err) => {
+    log.fatal({ err: (err as Error).message }, 'migrations failed');
+    process.exit(1);
+  });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const deadline = setTimeout(() => {
+      log.error({ timeout_ms: c.shutdownTimeoutMs }, 'shutdown deadline passed; exiting with requests still open');
+      process.exit(1);
+    }, c.shutdownTimeoutMs);
+    deadline.unref();
+    receiver.stop().then(() => process.exit(0), (err) => {
+      log.error({ err: (err as Error).message }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function migrateOnly(): Promise<void> {
+  const c = config();
+  const log = createLogger('ferry-receiver', c.logLevel);
+  const { createPool } = await import('./db/pool.js');
+  const { migrate } = await import('./db/migrate.js');
+  const pool = createPool(c.databaseUrl, 1, log);
+  try {
+    log.info({ applied: await migrate(pool) }, 'migrations done');
+  } finally {
+    await pool.end();
+  }
+}
+
+function mintToken(workspaceId: string | undefined): void {
+  if (!workspaceId) fail('mint-token needs a workspace id: ferry-receiver mint-token <workspace-id>');
+  const secret = process.env.INGEST_TOKEN_SECRET;
+  if (!secret) fail(new ConfigError('INGEST_TOKEN_SECRET', 'the secret the receiver verifies workspace tokens with', undefined).message);
+  process.stdout.write(`${mintWorkspaceToken(secret, workspaceId)}\n`);
+}
+
+const [command = 'serve', ...args] = process.argv.slice(2);
+switch (command) {
+  case '--help': case '-h': case 'help':
+    process.stdout.write(helpText(USAGE, RECEIVER_SPEC));
+    break;
+  case '--version':
+    process.stdout.write(`${version()}\n`);
+    break;
+  case 'serve':
+    await serve();
+    break;
+  case 'migrate':
+    await migrateOnly();
+    break;
+  case 'mint-token':
+    mintToken(args[0]);
+    break;
+  default:
+    fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+}

@@ -1,0 +1,71 @@
+// The production ReceiverEvents: prom-client metrics and pino logs.
+
+import type pg from 'pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../shared/log.js';
+import { DURATION_BUCKETS } from '../shared/metrics.js';
+import type { ReceiverEvents } from './events.js';
+
+const P = 'ferry_receiver_';
+
+export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.Pool): ReceiverEvents {
+  const registers = [registry];
+  const rows = new Counter({ name: `${P}rows_total`, help: 'Rows written, by table', labelNames: ['table'], registers });
+  const rejects = new Counter({ name: `${P}rejects_total`, help: 'Lines stored in ingest_rejects, by stream and reason', labelNames: ['stream', 'reason'], registers });
+  const duplicates = new Counter({ name: `${P}duplicates_total`, help: 'Lines skipped because their offset was already committed', labelNames: ['stream'], registers });
+  const gaps = new Counter({ name: `${P}offset_gaps_total`, help: 'Requests answered 409 because they started beyond the committed offset', labelNames: ['stream'], registers });
+  const bodyBytes = new Counter({ name: `${P}body_bytes_total`, help: 'Request body bytes read (after gzip decoding), by route stream', labelNames: ['stream'], registers });
+  const copyDuration = new Histogram({ name: `${P}copy_duration_seconds`, help: 'Time of one COPY, from first row to server confirmation', labelNames: ['table'], buckets: DURATION_BUCKETS, registers });
+  const requestDuration = new Histogram({ name: `${P}http_request_duration_seconds`, help: 'HTTP request duration, by route, method and status', labelNames: ['route', 'method', 'status'], buckets: DURATION_BUCKETS, registers });
+  const requestErrors = new Counter({ name: `${P}request_errors_total`, help: 'Whole-request failures, by error code', labelNames: ['code'], registers });
+  new Gauge({ name: `${P}pool_in_use_connections`, help: 'PostgreSQL connections checked out by requests', registers, collect() { this.set(pool.totalCount - pool.idleCount); } });
+  new Gauge({ name: `${P}pool_idle_connections`, help: 'PostgreSQL connections open and idle', registers, collect() { this.set(pool.idleCount); } });
+  new Gauge({ name: `${P}pool_waiting_requests`, help: 'Requests waiting for a PostgreSQL connection', registers, collect() { this.set(pool.waitingCount); } });
+  const databaseUp = new Gauge({ name: `${P}database_up`, help: '1 when the last database operation succeeded, 0 when PostgreSQL was unreachable', registers });
+  databaseUp.set(0);
+
+  return {
+    onLoaded(stream, table, loaded) {
+      databaseUp.set(1);
+      const { result, fresh } = loaded;
+      if (result.accepted > 0) {
+        rows.inc({ table }, result.accepted);
+        copyDuration.observe({ table }, loaded.copySeconds);
+      }
+      if (result.rejected > 0) rows.inc({ table: 'ingest_rejects' }, result.rejected);
+      if (result.duplicates > 0) duplicates.inc({ stream }, result.duplicates);
+      for (const line of fresh) if (line.reject) rejects.inc({ stream, reason: line.reject.reason });
+      log.debug({ stream, ...result }, 'batch committed');
+    },
+    onBodyRead(stream, bytes) {
+      bodyBytes.inc({ stream }, bytes);
+    },
+    onOffsetGap(stream, workspaceId, sourceId, nextOffset) {
+      databaseUp.set(1);
+      gaps.inc({ stream });
+      log.warn({ stream, workspace_id: workspaceId, source_id: sourceId, next_offset: nextOffset }, 'request starts beyond the committed offset; told the client to rewind');
+    },
+    onRecordingRef(workspaceId, changed) {
+      databaseUp.set(1);
+      if (changed) rows.inc({ table: 'recording_refs' });
+      log.debug({ workspace_id: workspaceId, changed }, 'recording reference');
+    },
+    onRequest(route, method, status, seconds) {
+      requestDuration.observe({ route, method, status: String(status) }, seconds);
+    },
+    onRequestFailed(code, status, err) {
+      requestErrors.inc({ code });
+      if (code === 'database_unavailable') databaseUp.set(0);
+      if (status >= 500) log.error({ code, err: err instanceof Error ? err.message : String(err), stack: code === 'internal' && err instanceof Error ? err.stack : undefined }, 'request failed');
+      else log.info({ code, err: err instanceof Error ? err.message : String(err) }, 'request refused');
+    },
+    onMigrated(applied) {
+      databaseUp.set(1);
+      log.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
+    },
+    onDatabaseWait(err, attempt) {
+      databaseUp.set(0);
+      log.warn({ err: err instanceof Error ? err.message : String(err), attempt }, 'PostgreSQL not reachable yet; retrying');
+    },
+  };
+}

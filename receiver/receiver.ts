@@ -1,0 +1,69 @@
+// Composes the receiver: pool, metrics, routes, migrations. The CLI (main.ts),
+// the demo and the tests all start it through here.
+
+import type { AddressInfo } from 'node:net';
+import type pg from 'pg';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../shared/log.js';
+import { createRegistry } from '../shared/metrics.js';
+import { createAuth } from './auth.js';
+import type { ReceiverConfig } from './config.js';
+import { migrate } from './db/migrate.js';
+import { createPool, isDatabaseUnavailable } from './db/pool.js';
+import { createReceiverEvents } from './observe.js';
+import type { ReceiverState } from './routes/context.js';
+import { createServer } from './server.js';
+
+const MIGRATE_RETRY_MS = { first: 250, max: 5_000 };
+
+export interface RunningReceiver {
+  url: string;
+  pool: pg.Pool;
+  registry: Registry;
+  state: ReceiverState;
+  /** Resolves once the schema is migrated (the receiver keeps retrying until the database is there). */
+  ready: Promise<void>;
+  /** Stops accepting, finishes in-flight requests, closes the pool. */
+  stop(): Promise<void>;
+}
+
+export async function startReceiver(config: ReceiverConfig, log: Logger): Promise<RunningReceiver> {
+  const pool = createPool(config.databaseUrl, config.poolMax, log);
+  const registry = createRegistry('ferry_receiver_');
+  const events = createReceiverEvents(registry, log, pool);
+  const state: ReceiverState = { migrated: false, shuttingDown: false };
+  const auth = createAuth(config);
+  const app = createServer({ config, pool, auth, events, state }, { requestTimeoutMs: config.requestTimeoutMs, registry });
+
+  await app.listen({ host: config.host, port: config.port });
+  const { address, port } = app.server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${port}`;
+  log.info({ url }, 'receiver listening');
+
+  // Listening before the database is there lets /healthz answer and /readyz say why not.
+  const ready = (async () => {
+    for (let attempt = 1, wait = MIGRATE_RETRY_MS.first; !state.shuttingDown; attempt++, wait = Math.min(wait * 2, MIGRATE_RETRY_MS.max)) {
+      try {
+        events.onMigrated(await migrate(pool));
+        state.migrated = true;
+        return;
+      } catch (err) {
+        if (!isDatabaseUnavailable(err)) throw err;
+        events.onDatabaseWait(err, attempt);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  })();
+
+  return {
+    url, pool, registry, state, ready,
+    async stop() {
+      state.shuttingDown = true;
+      await app.close();
+      await ready.catch(() => undefined);
+      await pool.end();
+      log.info('receiver stopped');
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import type pg from 'pg';
+import type { Auth } from '../auth.js';
+import type { ReceiverConfig } from '../config.js';
+import type { ReceiverEvents } from '../events.js';
+
+/** Live state the routes read: is the schema there, is the process stopping. */
+export interface ReceiverState {
+  migrated: boolean;
+  shuttingDown: boolean;
+}
+
+/** What every route module is built from. */
+export interface RouteContext {
+  config: Pick<ReceiverConfig, 'maxBodyBytes' | 'maxLineBytes' | 'rejectRawBytes'>;
+  pool: pg.Pool;
+  auth: Auth;
+  events: ReceiverEvents;
+  state: ReceiverState;
+}

@@ -1,0 +1,37 @@
+// POST /ingest/recordings: how much of a workspace's recording is durable in
+// object storage. last_sync_byte never decreases.
+
+import type { FastifyInstance } from 'fastify';
+import { HEADERS, PATHS } from '../../shared/wire.js';
+import { assertMayWrite } from '../auth.js';
+import { RequestError } from '../errors.js';
+import { idHeader, jsonObject } from '../request.js';
+import type { RouteContext } from './context.js';
+
+const UPSERT_REF = `
+  INSERT INTO recording_refs AS r (workspace_id, storage_path, last_sync_byte, updated_at)
+  VALUES ($1, $2, $3, now() AT TIME ZONE 'utc')
+  ON CONFLICT (workspace_id) DO UPDATE SET
+    storage_path = EXCLUDED.storage_path, last_sync_byte = EXCLUDED.last_sync_byte, updated_at = EXCLUDED.updated_at
+    WHERE EXCLUDED.last_sync_byte > r.last_sync_byte
+       OR (EXCLUDED.last_sync_byte = r.last_sync_byte AND EXCLUDED.storage_path <> r.storage_path)
+  RETURNING storage_path, last_sync_byte`;
+const SELECT_REF = 'SELECT storage_path, last_sync_byte FROM recording_refs WHERE workspace_id = $1';
+
+export function recordingRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.head(PATHS.recordings, async (_req, reply) => reply.code(200).send());
+  app.post(PATHS.recordings, async (req) => {
+    const grant = ctx.auth.ingest(req.headers.authorization);
+    const workspaceId = idHeader(req.headers, HEADERS.workspaceId, true);
+    assertMayWrite(grant, workspaceId);
+    const report = jsonObject(req.body, 'a recording report');
+    const path = report.storage_path;
+    const lastSync = report.last_sync_byte;
+    if (typeof path !== 'string' || path === '' || path.length > 1024 || path.includes('\0')) throw new RequestError('bad_body', 'storage_path must be a non-empty string of at most 1024 characters');
+    if (typeof lastSync !== 'number' || !Number.isSafeInteger(lastSync) || lastSync < 0) throw new RequestError('bad_body', 'last_sync_byte must be a non-negative integer');
+    const updated = await ctx.pool.query<{ storage_path: string; last_sync_byte: string }>(UPSERT_REF, [workspaceId, path, lastSync]);
+    const row = updated.rows[0] ?? (await ctx.pool.query<{ storage_path: string; last_sync_byte: string }>(SELECT_REF, [workspaceId])).rows[0]!;
+    ctx.events.onRecordingRef(workspaceId, updated.rowCount === 1);
+    return { storage_path: row.storage_path, last_sync_byte: Number(row.last_sync_byte), updated: updated.rowCount === 1 };
+  });
+}

@@ -1,0 +1,134 @@
+// Configuration = defaults + environment + validation. Each setting names its
+// variable, so every error message and the --help text come from one table.
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly expected: string, readonly found: string | undefined) {
+    super(
+      found === undefined
+        ? `${variable} is required (${expected})`
+        : `${variable} must be ${expected}, got ${JSON.stringify(found)}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Setting<T> {
+  readonly env: string;
+  readonly help: string;
+  /** What the value must look like, for error messages and --help. */
+  readonly expected: string;
+  readonly parse: (raw: string) => T | undefined;
+  /** Used when the variable is unset or empty; `undefined` means required. */
+  readonly fallback?: { value: T; shown: string };
+  readonly secret?: boolean;
+}
+
+export type Spec = Record<string, Setting<unknown>>;
+export type ConfigOf<S extends Spec> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+
+export function loadConfig<S extends Spec>(spec: S, env: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(spec)) {
+    const raw = env[setting.env];
+    if (raw === undefined || raw === '') {
+      if (!setting.fallback) throw new ConfigError(setting.env, setting.expected, undefined);
+      out[key] = setting.fallback.value;
+      continue;
+    }
+    const value = setting.parse(raw);
+    if (value === undefined) throw new ConfigError(setting.env, setting.expected, setting.secret ? '<redacted>' : raw);
+    out[key] = value;
+  }
+  return out as ConfigOf<S>;
+}
+
+export function helpText(usage: string, spec: Spec): string {
+  const rows = Object.values(spec).map((s) => {
+    const dflt = s.fallback ? `default: ${s.fallback.shown}` : 'required';
+    return `  ${s.env.padEnd(28)} ${s.help} (${dflt})`;
+  });
+  return `${usage}\n\nEnvironment:\n${rows.join('\n')}\n`;
+}
+
+// --- setting builders -------------------------------------------------------
+
+type Opts<T> = { help: string; default?: T; shown?: string; secret?: boolean };
+
+function setting<T>(env: string, expected: string, parse: (raw: string) => T | undefined, o: Opts<T>): Setting<T> {
+  return {
+    env,
+    help: o.help,
+    expected,
+    parse,
+    secret: o.secret,
+    fallback: o.default === undefined ? undefined : { value: o.default, shown: o.shown ?? String(o.default) },
+  };
+}
+
+export function str(env: string, o: Opts<string>): Setting<string> {
+  return setting(env, 'a non-empty string', (raw) => raw, o);
+}
+
+/** A string that may stay unset: the program decides what "unset" means. */
+export function optionalStr(env: string, o: Omit<Opts<string>, 'default'> & { shown: string }): Setting<string | undefined> {
+  return {
+    env,
+    help: o.help,
+    expected: 'a non-empty string',
+    parse: (raw) => raw,
+    secret: o.secret,
+    fallback: { value: undefined, shown: o.shown },
+  };
+}
+
+export function int(env: string, min: number, max: number, o: Opts<number>): Setting<number> {
+  return setting(env, `an integer from ${min} to ${max}`, (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) return undefined;
+    const n = Number(raw.trim());
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  }, o);
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** Byte sizes accept a unit: `512KiB`, `4MiB`, `1g`. */
+export function bytes(env: string, min: number, max: number, o: Opts<number>): Setting<number> {
+  return setting(env, `a size from ${min} to ${max} bytes (units KiB, MiB, GiB allowed)`, (raw) => {
+    const m = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(raw);
+    const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+    if (!m || unit === undefined) return undefined;
+    const n = Number(m[1]) * unit;
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  }, o);
+}
+
+export function bool(env: string, o: Opts<boolean>): Setting<boolean> {
+  return setting(env, 'true or false', (raw) => {
+    const v = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    return undefined;
+  }, o);
+}
+
+export function url(env: string, o: Opts<string>): Setting<string> {
+  return setting(env, 'an http:// or https:// URL', (raw) => {
+    try {
+      const u = new URL(raw);
+      return u.protocol === 'http:' || u.protocol === 'https:' ? raw.replace(/\/+$/, '') : undefined;
+    } catch {
+      return undefined;
+    }
+  }, o);
+}
+
+export function oneOf<T extends string>(env: string, values: readonly T[], o: Opts<T>): Setting<T> {
+  return setting(env, `one of ${values.join(', ')}`, (raw) => (values as readonly string[]).includes(raw) ? raw as T : undefined, o);
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function logLevel(): Setting<LogLevel> {
+  return oneOf('LOG_LEVEL', LOG_LEVELS, { help: 'log level of the JSON logs on stdout', default: 'info' });
+}

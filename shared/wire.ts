@@ -1,0 +1,90 @@
+// The wire protocol between shipper and receiver, described once.
+
+/** The line streams: each is one JSONL file on the shipper side and one table on the receiver side. */
+export const LINE_STREAMS = ['commands', 'events', 'llm'] as const;
+export type LineStream = (typeof LINE_STREAMS)[number];
+
+export function isLineStream(s: string): s is LineStream {
+  return (LINE_STREAMS as readonly string[]).includes(s);
+}
+
+export const HEADERS = {
+  workspaceId: 'x-workspace-id',
+  sourceId: 'x-source-id',
+  sourceOffset: 'x-source-offset',
+} as const;
+
+export const CONTENT_TYPES = {
+  /** Native format: the exact bytes of complete lines. */
+  ndjson: 'application/x-ndjson',
+  /** Vector-compatible format: a JSON array of events. */
+  json: 'application/json',
+} as const;
+
+/** Other names clients use for newline-delimited JSON; all mean the native format. */
+export const NDJSON_ALIASES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'];
+
+export const PATHS = {
+  ingest: (stream: LineStream) => `/ingest/${stream}`,
+  recordings: '/ingest/recordings',
+  rejects: '/ingest/rejects',
+  offsets: '/ingest/offsets',
+} as const;
+
+/** Answer to a line-stream POST: every line of the request is counted exactly once. */
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  /** The stream's committed offset after this request; null for Vector arrays, which carry no offsets. */
+  next_offset: number | null;
+}
+
+/** Whole-request failures: `error` is a stable code from the receiver's catalogue. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  /** Present on `offset_gap` (409): where the stream must resume. */
+  next_offset?: number;
+}
+
+export interface StreamOffset {
+  stream: LineStream;
+  source_id: string;
+  next_offset: number;
+  updated_at: string;
+}
+
+/** `GET /ingest/offsets?workspace_id=...[&stream=...][&source_id=...]` */
+export interface OffsetsResponse {
+  workspace_id: string;
+  offsets: StreamOffset[];
+}
+
+/**
+ * `POST /ingest/rejects`: a line the shipper will not send (it is over its line
+ * limit). The receiver stores it as a reject and advances the stream past it, so
+ * the offsets stay contiguous.
+ */
+export interface RejectReport {
+  stream: LineStream;
+  source_id: string;
+  offset: number;
+  /** Length of the whole line in bytes, newline included. */
+  length: number;
+  reason: 'line_too_long';
+  /** The first bytes of the line, base64. */
+  prefix_base64: string;
+}
+
+/** `POST /ingest/recordings`: how much of the workspace's recording is durable in object storage. */
+export interface RecordingReport {
+  storage_path: string;
+  last_sync_byte: number;
+}
+
+/** Workspace and source ids: 1-253 printable characters (a Kubernetes name fits). */
+export function isValidId(s: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return s.length > 0 && s.length <= 253 && !/[\u0000-\u001f\u007f]/.test(s) && s.isWellFormed();
+}

@@ -1,0 +1,40 @@
+// Starts the real receiver in this process, on loopback, against a real database.
+
+import { afterAll } from 'vitest';
+import { loadConfig } from '../../shared/env.js';
+import { createLogger } from '../../shared/log.js';
+import { RECEIVER_SPEC, type ReceiverConfig } from '../../receiver/config.js';
+import { startReceiver, type RunningReceiver } from '../../receiver/receiver.js';
+
+export const INGEST_TOKEN = 'test-ingest-token';
+export const TOKEN_SECRET = 'test-token-secret';
+export const READ_TOKEN = 'test-read-token';
+
+export function receiverConfig(databaseUrl: string, overrides: Partial<ReceiverConfig> = {}): ReceiverConfig {
+  return {
+    ...loadConfig(RECEIVER_SPEC, { DATABASE_URL: databaseUrl }),
+    host: '127.0.0.1',
+    port: 0,
+    ingestToken: INGEST_TOKEN,
+    ingestTokenSecret: TOKEN_SECRET,
+    readToken: READ_TOKEN,
+    logLevel: (process.env.FERRY_TEST_LOG as ReceiverConfig['logLevel']) ?? 'silent',
+    ...overrides,
+  };
+}
+
+/** Started and migrated; stopped when the file's tests end (unless stopped before). */
+export async function startTestReceiver(databaseUrl: string, overrides: Partial<ReceiverConfig> = {}): Promise<RunningReceiver> {
+  const config = receiverConfig(databaseUrl, overrides);
+  const receiver = await startReceiver(config, createLogger('ferry-receiver', config.logLevel));
+  let stopped = false;
+  const stop = receiver.stop;
+  receiver.stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await stop();
+  };
+  afterAll(() => receiver.stop());
+  await receiver.ready;
+  return receiver;
+}

@@ -48,6 +48,10 @@ export function createServer(ctx: RouteContext, options: ServerOptions): Fastify
       if (!ctx.state.migrated) throw new RequestError('not_ready', 'the receiver is starting (database schema not ready yet)');
     }
   });
+  // While stopping, answers close their connection, so keep-alive clients do not hold the exit up.
+  app.addHook('onSend', async (_req, reply) => {
+    if (ctx.state.shuttingDown) reply.header('connection', 'close');
+  });
   app.addHook('onResponse', async (req, reply) => {
     ctx.events.onRequest(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
   });

@@ -25,24 +25,31 @@ function fromEpochSeconds(seconds: number): string | undefined {
   return format(secs * 1000, micros);
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysIn(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+}
+
 function fromIso(text: string): string | undefined {
   const m = ISO.exec(text);
   if (!m) return undefined;
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone] = m;
   const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi), second = Number(s);
-  if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || second > 59) return undefined;
+  const offset = zoneOffsetMs(zone);
+  if (offset === undefined) return undefined;
+  // Round to microseconds as PostgreSQL does.
+  const micros = frac.length <= 6 ? Number(frac.padEnd(6, '0')) : Math.round(Number(`0.${frac}`) * 1e6);
+  // Already UTC and no carry: the text is the answer (the common case, kept cheap).
+  if (offset === 0 && micros < 1e6) return `${y}-${mo}-${d} ${h}:${mi}:${s}.${String(micros).padStart(6, '0')}`;
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second, 0);
-  if (date.getUTCDate() !== day) return undefined; // 31 April, 29 February 2026, ...
-  const offset = zoneOffsetMs(zone);
-  if (offset === undefined) return undefined;
-  let ms = date.getTime() - offset;
-  // Round to microseconds as PostgreSQL does, carrying into the seconds.
-  let micros = Math.round(Number(`0.${frac || '0'}`) * 1e6);
-  if (micros >= 1e6) { ms += 1000; micros -= 1e6; }
+  const ms = date.getTime() - offset + (micros >= 1e6 ? 1000 : 0);
   if (ms / 1000 < MIN_EPOCH_SECONDS || ms / 1000 > MAX_EPOCH_SECONDS) return undefined;
-  return format(ms, micros);
+  return format(ms, micros % 1e6);
 }
 
 function zoneOffsetMs(zone: string | undefined): number | undefined {

@@ -1,0 +1,46 @@
+// The benchmark's PostgreSQL: embedded, durable settings (fsync on), the
+// receiver's schema, and the resets between runs.
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { startPostgres, type PostgresServer } from '../../dev/embedded-postgres.js';
+import { migrate } from '../../receiver/db/migrate.js';
+
+const exec = promisify(execFile);
+
+export interface BenchDb {
+  server: PostgresServer;
+  url: string;
+  pool: pg.Pool;
+  /** Empties the data tables and checkpoints, so each run starts alike. */
+  reset(): Promise<void>;
+  count(table: string): Promise<number>;
+  /** `psql \copy` of a COPY text file into a table: the ceiling. */
+  psqlCopy(table: string, columns: string, file: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startBenchDb(): Promise<BenchDb> {
+  const server = await startPostgres({ fast: false });
+  const url = await server.createDatabase('bench');
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  await migrate(pool);
+  return {
+    server, url, pool,
+    async reset() {
+      await pool.query('TRUNCATE command_log, state_timeline, llm_interactions, workspace_status, workspace_status_clock, recording_refs, ingest_offsets, ingest_rejects RESTART IDENTITY');
+      await pool.query('CHECKPOINT');
+    },
+    async count(table) {
+      return Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+    },
+    async psqlCopy(table, columns, file) {
+      await exec('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${table} (${columns}) FROM '${file}'`], { maxBuffer: 1 << 20 });
+    },
+    async close() {
+      await pool.end();
+      await server.destroy();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// Starting the project's programs (and baselines) as child processes for a scenario.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../dev/free-port.js';
+
+export const DIST = fileURLToPath(new URL('../../', import.meta.url));
+export const RECEIVER_BIN = `${DIST}receiver/main.js`;
+export const SHIPPER_BIN = `${DIST}shipper/main.js`;
+export const NAIVE_RECEIVER_BIN = `${DIST}bench/naive-receiver.js`;
+
+export interface Program {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<number | null>;
+}
+
+/** SIGTERM, then the exit code. */
+export function stopChild(child: ChildProcess): Promise<number | null> {
+  return new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode);
+    child.once('exit', (code) => done(code));
+    child.kill('SIGTERM');
+  });
+}
+
+/** Starts a program that logs a JSON line with `url` once it listens. */
+export function startListening(bin: string, env: Record<string, string>, logMatch: string): Promise<Program> {
+  const child = spawn(process.execPath, [bin], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const onData = (d: Buffer) => {
+      buffered += d;
+      for (const line of buffered.split('\n')) {
+        if (!line.includes(logMatch)) continue;
+        const url = (JSON.parse(line) as { url: string }).url;
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve({
+          child, url,
+          stop: () => stopChild(child),
+        });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${bin} exited (${code}) before listening`)));
+  });
+}
+
+/** The receiver, started and migrated. */
+export async function startReceiverProcess(databaseUrl: string, token: string, extra: Record<string, string> = {}): Promise<Program> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [RECEIVER_BIN], {
+    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...extra },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200 && child.exitCode === null; i++) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    if (res?.status === 200) {
+      return {
+        child, url,
+        stop: () => stopChild(child),
+      };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('receiver did not become ready');
+}

@@ -1,0 +1,50 @@
+// Realistic workspace lines for the benchmarks: what a student's shell, the
+// workshop's state machine and the tutor write, with a seeded generator.
+
+import { pick, seededRandom } from './random.js';
+
+const VERBS = ['kubectl get pods', 'kubectl describe pod', 'kubectl apply -f', 'kubectl logs', 'kubectl get svc', 'ls -la', 'cat', 'vim', 'cd', 'git status', 'docker ps', 'helm install', 'curl -s', 'grep -r', 'echo'];
+const ARGS = ['deployment.yaml', '-n workshop', 'web-7d9f8c6b5-x2k4q', '--all-namespaces', '/workshop/step-2', 'service.yaml', '"hello, world"', '-o wide', 'http://localhost:8080/healthz', '| head -20', 'ingress.yaml', '--tail=50', 'README.md', "'quoted \\t tab'", 'naïve-ünïcödé 🚀'];
+const STEPS = ['intro', 'pods', 'deployments', 'services', 'ingress', 'configmaps', 'secrets', 'volumes', 'helm', 'wrap-up'];
+export const BASE_EPOCH = 1_763_892_000;
+
+export interface CommandLine {
+  command: string;
+  exit_code: number;
+  timestamp: string;
+}
+
+export function commandLines(count: number, seed = 1): CommandLine[] {
+  const rand = seededRandom(seed);
+  const out: CommandLine[] = [];
+  for (let i = 0; i < count; i++) {
+    const args = Array.from({ length: Math.floor(rand() * 4) }, () => pick(rand, ARGS)).join(' ');
+    out.push({
+      command: `${pick(rand, VERBS)} ${args}`.trim(),
+      exit_code: rand() < 0.9 ? 0 : Math.floor(rand() * 3) + 1,
+      timestamp: new Date((BASE_EPOCH + i * 0.5) * 1000).toISOString(),
+    });
+  }
+  return out;
+}
+
+export function stateEvent(rand: () => number, i: number): Record<string, unknown> {
+  const step = pick(rand, STEPS);
+  const type = pick(rand, ['step_started', 'step_completed', 'goss_result', 'connected', 'disconnected']);
+  return { event_type: type, workshop_name: 'kubernetes-101', step_id: step, data: type === 'goss_result' ? { passed: rand() < 0.7 } : undefined, timestamp: new Date((BASE_EPOCH + i) * 1000).toISOString() };
+}
+
+export function llmLine(rand: () => number, i: number, promptBytes: number): Record<string, unknown> {
+  return {
+    step_id: pick(rand, STEPS),
+    student_question: 'Why is my pod stuck in CrashLoopBackOff?',
+    prompt_context: { step: pick(rand, STEPS), files: { 'deployment.yaml': 'x'.repeat(Math.max(0, promptBytes - 200)) } },
+    response: 'Check the container logs with kubectl logs --previous; the command exits immediately.',
+    model: 'tutor-large-2026-10',
+    requested_at: new Date((BASE_EPOCH + i) * 1000).toISOString(),
+  };
+}
+
+export function toNdjson(lines: readonly object[]): string {
+  return lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
+}

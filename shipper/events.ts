@@ -1,0 +1,27 @@
+// What the shipper reports about itself. The data path calls these; metrics and
+// logs live behind them (shipper/observe.ts), so tests can record them.
+
+import type { FailedAttempt } from './ship/retrying-transport.js';
+
+export type PositionSource = 'checkpoint' | 'receiver' | 'new_generation';
+
+export interface ShipperEvents {
+  onStarted(pipelines: string[]): void;
+  onFileOpened(pipeline: string, path: string): void;
+  onResumed(pipeline: string, generation: string, offset: number, source: PositionSource): void;
+  onNewGeneration(pipeline: string, generation: string, reason: 'truncated' | 'replaced' | 'rewritten'): void;
+  onBatchDelivered(pipeline: string, lines: number, bytes: number, seconds: number, answer: Record<string, unknown>): void;
+  onOffsetGap(pipeline: string, from: number, to: number): void;
+  onAttemptFailed(pipeline: string, failure: FailedAttempt): void;
+  onLineTooLong(pipeline: string, offset: number, length: number): void;
+  /** Bytes of the file not yet committed, and since when (epoch ms) there has been any. */
+  onLag(pipeline: string, bytes: number, unshippedSinceMs: number | undefined): void;
+  onPartialLineLeft(pipeline: string, bytes: number): void;
+  onCheckpointWritten(ms: number): void;
+  onCheckpointError(err: unknown): void;
+  onCheckpointLoaded(status: string, detail?: string): void;
+  onOffsetsQueryFailed(pipeline: string, err: string): void;
+  onWatchError(err: unknown): void;
+  onDrainStarted(signal: string, deadlineMs: number): void;
+  onDrained(pipeline: string, complete: boolean, lagBytes: number): void;
+}

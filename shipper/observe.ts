@@ -1,0 +1,108 @@
+// The production ShipperEvents: prom-client metrics and pino logs.
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../shared/log.js';
+import { DURATION_BUCKETS } from '../shared/metrics.js';
+import type { ShipperEvents } from './events.js';
+
+const P = 'ferry_shipper_';
+
+export function createShipperEvents(registry: Registry, log: Logger, checkpointAgeMs: () => number): ShipperEvents {
+  const registers = [registry];
+  const unshippedSince = new Map<string, number | undefined>();
+  const lag = new Gauge({ name: `${P}lag_bytes`, help: 'Bytes of the file not yet committed by the receiver', labelNames: ['pipeline'], registers });
+  new Gauge({
+    name: `${P}oldest_unshipped_age_seconds`, help: 'How long unshipped data has been waiting in the file (0 when caught up)', labelNames: ['pipeline'], registers,
+    collect() {
+      for (const [pipeline, since] of unshippedSince) this.set({ pipeline }, since === undefined ? 0 : (Date.now() - since) / 1000);
+    },
+  });
+  const events = new Counter({ name: `${P}events_sent_total`, help: 'Lines delivered (2xx)', labelNames: ['pipeline'], registers });
+  const bytes = new Counter({ name: `${P}bytes_sent_total`, help: 'Bytes of lines delivered (2xx)', labelNames: ['pipeline'], registers });
+  const requests = new Counter({ name: `${P}requests_total`, help: 'Requests to the receiver, by HTTP status (network_error when there was no answer)', labelNames: ['pipeline', 'status'], registers });
+  const retries = new Counter({ name: `${P}retries_total`, help: 'Failed attempts that will be retried: retryable (network, 408, 429, 5xx) or refused (other 4xx: a configuration fault)', labelNames: ['pipeline', 'kind'], registers });
+  const duration = new Histogram({ name: `${P}delivery_duration_seconds`, help: 'Time to deliver one batch, retries included', labelNames: ['pipeline'], buckets: DURATION_BUCKETS, registers });
+  const receiverRejected = new Counter({ name: `${P}receiver_rejected_lines_total`, help: 'Lines the receiver stored as rejects (see ingest_rejects)', labelNames: ['pipeline'], registers });
+  const duplicates = new Counter({ name: `${P}duplicate_lines_total`, help: 'Lines the receiver already had (resent after a restart or retry)', labelNames: ['pipeline'], registers });
+  const tooLong = new Counter({ name: `${P}lines_too_long_total`, help: 'Lines over MAX_LINE_BYTES, reported to /ingest/rejects and skipped', labelNames: ['pipeline'], registers });
+  const gaps = new Counter({ name: `${P}offset_gaps_total`, help: 'Times the receiver said to resume from another offset (409)', labelNames: ['pipeline'], registers });
+  const generations = new Counter({ name: `${P}generation_changes_total`, help: 'Files truncated, rewritten or replaced', labelNames: ['pipeline', 'reason'], registers });
+  new Gauge({ name: `${P}checkpoint_age_seconds`, help: 'How long delivered progress has waited to be written to the checkpoint (0 when current)', registers, collect() { this.set(checkpointAgeMs() / 1000); } });
+  const checkpointWrites = new Counter({ name: `${P}checkpoint_writes_total`, help: 'Checkpoint files written', registers });
+  const checkpointErrors = new Counter({ name: `${P}checkpoint_write_errors_total`, help: 'Checkpoint writes that failed (retried at the next change)', registers });
+
+  return {
+    onStarted(pipelines) {
+      log.info({ pipelines }, 'shipper started');
+    },
+    onFileOpened(pipeline, path) {
+      log.info({ pipeline, path }, 'file opened');
+    },
+    onResumed(pipeline, generation, offset, source) {
+      log.info({ pipeline, generation, offset, source }, 'shipping from offset');
+    },
+    onNewGeneration(pipeline, generation, reason) {
+      generations.inc({ pipeline, reason });
+      log.warn({ pipeline, previous_generation: generation, reason }, reason === 'truncated' ? 'file truncated: starting a new generation (bytes beyond the new size that were not shipped are lost)' : 'file rewritten: starting a new generation');
+    },
+    onBatchDelivered(pipeline, lines, n, seconds, answer) {
+      events.inc({ pipeline }, lines);
+      bytes.inc({ pipeline }, n);
+      requests.inc({ pipeline, status: '200' });
+      duration.observe({ pipeline }, seconds);
+      if (typeof answer.rejected === 'number' && answer.rejected > 0) {
+        receiverRejected.inc({ pipeline }, answer.rejected);
+        log.warn({ pipeline, rejected: answer.rejected }, 'the receiver rejected lines (stored in ingest_rejects)');
+      }
+      if (typeof answer.duplicates === 'number' && answer.duplicates > 0) duplicates.inc({ pipeline }, answer.duplicates);
+      log.debug({ pipeline, lines, bytes: n, seconds }, 'batch delivered');
+    },
+    onOffsetGap(pipeline, from, to) {
+      gaps.inc({ pipeline });
+      requests.inc({ pipeline, status: '409' });
+      log.warn({ pipeline, from, to }, 'receiver is committed elsewhere; resuming from its offset');
+    },
+    onAttemptFailed(pipeline, f) {
+      const d = f.delivery;
+      requests.inc({ pipeline, status: d.status === 'refused' ? String(d.statusCode) : String(d.statusCode ?? 'network_error') });
+      retries.inc({ pipeline, kind: d.status });
+      if (d.status === 'refused') log.error({ pipeline, status: d.statusCode, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'receiver REFUSED the request: check DASHBOARD_SERVICE_URL, INGEST_TOKEN and batch limits; retrying slowly, nothing is dropped');
+      else log.warn({ pipeline, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'delivery failed; retrying');
+    },
+    onLineTooLong(pipeline, offset, length) {
+      tooLong.inc({ pipeline });
+      log.warn({ pipeline, offset, length }, 'line over MAX_LINE_BYTES: reported to the receiver as a reject and skipped');
+    },
+    onLag(pipeline, n, since) {
+      lag.set({ pipeline }, n);
+      unshippedSince.set(pipeline, since);
+    },
+    onPartialLineLeft(pipeline, n) {
+      log.warn({ pipeline, bytes: n }, 'a last line without its newline was left unshipped');
+    },
+    onCheckpointWritten() {
+      checkpointWrites.inc();
+    },
+    onCheckpointError(err) {
+      checkpointErrors.inc();
+      log.error({ err: (err as Error).message }, 'checkpoint write failed');
+    },
+    onCheckpointLoaded(status, detail) {
+      if (status === 'ok' || status === 'missing') log.info({ status }, 'checkpoint loaded');
+      else log.warn({ status, detail }, 'checkpoint unusable: positions come from the receiver');
+    },
+    onOffsetsQueryFailed(pipeline, err) {
+      log.warn({ pipeline, err }, 'cannot ask the receiver for the committed offset yet; retrying');
+    },
+    onWatchError(err) {
+      log.warn({ err: (err as Error).message }, 'filesystem notifications failed; polling');
+    },
+    onDrainStarted(signal, deadlineMs) {
+      log.info({ signal, deadline_ms: deadlineMs }, 'draining: shipping everything before exit');
+    },
+    onDrained(pipeline, complete, lagBytes) {
+      if (complete) log.info({ pipeline }, 'pipeline drained');
+      else log.error({ pipeline, lag_bytes: lagBytes }, 'pipeline stopped with data left (deadline)');
+    },
+  };
+}

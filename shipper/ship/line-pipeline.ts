@@ -1,0 +1,243 @@
+// One JSONL file, shipped: tail → frame → batch → deliver → checkpoint, with
+// one request in flight. A batch is the byte range of complete lines from the
+// committed offset, up to the batch limits; when the reader has caught up, what
+// there is goes at once, so an idle pipeline has low latency and a busy one big
+// batches. The file is the buffer: nothing is read ahead of delivery.
+
+import type { PipelineDef } from '../config.js';
+import type { ShipperEvents } from '../events.js';
+import type { CheckpointStore, FilePosition } from '../tail/checkpoint-store.js';
+import { frameLines, readWindow, type FrameLimits } from '../tail/framer.js';
+import { openSource, type SourceFile } from '../tail/source-file.js';
+import type { Wakeup } from '../tail/watcher.js';
+import type { OffsetsClient } from './offsets-client.js';
+import { nativeRequest, vectorRequest, type BatchRef } from './request-body.js';
+import { BACKOFF, type RetryingTransport } from './retrying-transport.js';
+import { CONTENT_TYPES, HEADERS, PATHS, type RejectReport } from '../../shared/wire.js';
+
+/** Bytes of an over-long line sent to the receiver with its reject. */
+export const REJECT_PREFIX_BYTES = 1024;
+
+export interface LinePipelineDeps {
+  def: PipelineDef;
+  path: string;
+  limits: FrameLimits;
+  workspaceId: string;
+  format: { kind: 'native' } | { kind: 'vector'; host: string };
+  gzip: boolean;
+  transport: RetryingTransport;
+  offsets: OffsetsClient;
+  checkpoints: CheckpointStore;
+  wakeup: Wakeup;
+  events: ShipperEvents;
+  retryMaxDelayMs: number;
+}
+
+export interface LinePipeline {
+  readonly name: string;
+  /** Ships until drained (after drain()) or until the signal aborts. */
+  run(signal: AbortSignal): Promise<void>;
+  /** Ship what is there, then stop. */
+  drain(): void;
+  lagBytes(): number;
+}
+
+type Step = 'progress' | 'idle';
+
+export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
+  const { def, events } = d;
+  const buf = Buffer.allocUnsafe(readWindow(d.limits));
+  let source: SourceFile | undefined;
+  let position: FilePosition | undefined;
+  /** Set after a truncation: the next generation of this inode. */
+  let truncations: number | undefined;
+  /** An over-long line being skipped: where it starts, how far its newline was searched. */
+  let tooLong: { start: number; scannedTo: number } | undefined;
+  let draining = false;
+  let lag = 0;
+  let unshippedSince: number | undefined;
+  let partialBytes = 0;
+
+  function noteLag(bytes: number): void {
+    lag = bytes;
+    if (bytes === 0) unshippedSince = undefined;
+    else unshippedSince ??= Date.now();
+    events.onLag(def.name, lag, unshippedSince);
+  }
+
+  function advance(offset: number): void {
+    position = { ...position!, offset };
+    d.checkpoints.set(def.name, position);
+  }
+
+  async function forgetSource(): Promise<void> {
+    await source?.close().catch(() => undefined);
+    source = undefined;
+    position = undefined;
+    truncations = undefined;
+    tooLong = undefined;
+  }
+
+  /** Where the receiver has committed this generation; it is the authority, so ask until it answers. */
+  async function committedOffset(generation: string, signal: AbortSignal): Promise<number | undefined> {
+    for (let wait: number = BACKOFF.firstMs; !signal.aborted; wait = Math.min(wait * 2, d.retryMaxDelayMs)) {
+      const answer = await d.offsets.committed(def.stream, generation, signal);
+      if (answer.status === 'ok') return answer.nextOffset;
+      events.onOffsetsQueryFailed(def.name, answer.reason);
+      await new Promise((r) => setTimeout(r, wait * (1 + Math.random())));
+    }
+    return undefined;
+  }
+
+  async function enterGeneration(src: SourceFile, signal: AbortSignal): Promise<boolean> {
+    const saved = d.checkpoints.get(def.name);
+    const n = truncations ?? (saved && src.generation(saved.truncations) === saved.generation ? saved.truncations : 0);
+    const generation = src.generation(n);
+    const known = saved?.generation === generation;
+    let offset: number;
+    if (d.format.kind === 'vector') {
+      // Vector-era receivers have no offsets endpoint: the checkpoint is all there is.
+      offset = known ? saved.offset : 0;
+      events.onResumed(def.name, generation, offset, known ? 'checkpoint' : 'new_generation');
+    } else {
+      const committed = await committedOffset(generation, signal);
+      if (committed === undefined) return false;
+      offset = committed;
+      events.onResumed(def.name, generation, offset, 'receiver');
+    }
+    position = { generation, offset, truncations: n };
+    truncations = undefined;
+    d.checkpoints.set(def.name, position);
+    // A new generation is durable before any of it ships, so a restart names it the same way.
+    if (!known) await d.checkpoints.flush();
+    return true;
+  }
+
+  async function deliverBatch(bytes: Buffer, lines: number, signal: AbortSignal): Promise<Step> {
+    const ref: BatchRef = { stream: def.stream, workspaceId: d.workspaceId, generation: position!.generation, offset: position!.offset, bytes };
+    const out = d.format.kind === 'native' ? await nativeRequest(ref, d.gzip) : await vectorRequest(ref, d.path, d.format.host, d.gzip);
+    const started = performance.now();
+    const result = await d.transport.deliver(out, signal, (f) => events.onAttemptFailed(def.name, f));
+    if (result.status === 'aborted') return 'idle';
+    if (result.status === 'gap') {
+      events.onOffsetGap(def.name, position!.offset, result.nextOffset);
+      advance(result.nextOffset);
+      return 'progress';
+    }
+    const end = position!.offset + bytes.length;
+    const next = typeof result.answer.next_offset === 'number' ? Math.max(end, result.answer.next_offset) : end;
+    advance(next);
+    events.onBatchDelivered(def.name, lines, bytes.length, (performance.now() - started) / 1000, result.answer);
+    return 'progress';
+  }
+
+  /** Looks for the newline of an over-long line without holding it; reports it once found. */
+  async function skipTooLong(size: number, signal: AbortSignal): Promise<Step> {
+    const scan = tooLong!;
+    const n = await source!.read(buf, Math.min(buf.length, size - scan.scannedTo), scan.scannedTo);
+    const nl = buf.subarray(0, n).indexOf(0x0a);
+    if (nl === -1) {
+      scan.scannedTo += n;
+      return n === 0 ? 'idle' : 'progress';
+    }
+    const end = scan.scannedTo + nl + 1;
+    const prefix = Buffer.alloc(REJECT_PREFIX_BYTES);
+    const prefixLength = await source!.read(prefix, REJECT_PREFIX_BYTES, scan.start);
+    const report: RejectReport = {
+      stream: def.stream, source_id: position!.generation, offset: scan.start, length: end - scan.start,
+      reason: 'line_too_long', prefix_base64: prefix.subarray(0, prefixLength).toString('base64'),
+    };
+    events.onLineTooLong(def.name, scan.start, end - scan.start);
+    if (d.format.kind === 'vector') {
+      // Vector-era receivers know no rejects endpoint; the line is logged and skipped.
+      tooLong = undefined;
+      advance(end);
+      return 'progress';
+    }
+    const result = await d.transport.deliver({
+      path: PATHS.rejects, contentType: CONTENT_TYPES.json, headers: { [HEADERS.workspaceId]: d.workspaceId }, body: JSON.stringify(report),
+    }, signal, (f) => events.onAttemptFailed(def.name, f));
+    if (result.status === 'aborted') return 'idle';
+    tooLong = undefined;
+    if (result.status === 'gap') {
+      events.onOffsetGap(def.name, scan.start, result.nextOffset);
+      advance(result.nextOffset);
+    } else {
+      advance(end);
+    }
+    return 'progress';
+  }
+
+  /** The current file has nothing more to give: move to its replacement if there is one. */
+  async function atEnd(): Promise<Step> {
+    if ((await source!.pathState()) !== 'replaced') return 'idle';
+    if (partialBytes > 0) events.onPartialLineLeft(def.name, partialBytes);
+    await forgetSource();
+    return 'progress';
+  }
+
+  async function step(signal: AbortSignal): Promise<Step> {
+    if (!source) {
+      source = await openSource(d.path);
+      if (!source) {
+        noteLag(0);
+        return 'idle';
+      }
+      events.onFileOpened(def.name, d.path);
+    }
+    if (!position) {
+      if (!(await source.identify())) return atEnd();
+      return (await enterGeneration(source, signal)) ? 'progress' : 'idle';
+    }
+    const size = await source.size();
+    if (size < position.offset || (await source.rewritten())) {
+      events.onNewGeneration(def.name, position.generation, size < position.offset ? 'truncated' : 'rewritten');
+      truncations = position.truncations + 1;
+      position = undefined;
+      tooLong = undefined;
+      source.forgetIdentity();
+      return 'progress';
+    }
+    noteLag(size - position.offset);
+    if (tooLong) return skipTooLong(size, signal);
+    partialBytes = 0;
+    if (size === position.offset) return atEnd();
+
+    const n = await source.read(buf, Math.min(buf.length, size - position.offset), position.offset);
+    const frame = frameLines(buf, n, d.limits);
+    if (frame.kind === 'too_long') {
+      tooLong = { start: position.offset, scannedTo: position.offset + n };
+      return 'progress';
+    }
+    if (frame.kind === 'partial') {
+      partialBytes = n;
+      return atEnd();
+    }
+    return deliverBatch(buf.subarray(0, frame.bytes), frame.lines, signal);
+  }
+
+  return {
+    name: def.name,
+    async run(signal) {
+      const onAbort = () => d.wakeup.wake();
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        while (!signal.aborted) {
+          if ((await step(signal)) === 'progress') continue;
+          if (draining) break;
+          await d.wakeup.wait();
+        }
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        if (draining && partialBytes > 0) events.onPartialLineLeft(def.name, partialBytes);
+        events.onDrained(def.name, !signal.aborted, lag);
+        await source?.close().catch(() => undefined);
+      }
+    },
+    drain() {
+      draining = true;
+      d.wakeup.wake();
+    },
+    lagBytes: () => lag,
+  };
+}

@@ -1,0 +1,83 @@
+// Composes the shipper: checkpoint, transport, watcher, one pipeline per file,
+// and the ops server. The CLI (main.ts), the demo and the tests start it here.
+
+import { join } from 'node:path';
+import type { Logger } from '../shared/log.js';
+import { createRegistry } from '../shared/metrics.js';
+import type { ShipperConfig } from './config.js';
+import { createShipperEvents } from './observe.js';
+import { startOpsServer } from './ops-server.js';
+import { createHttpTransport } from './ship/http-transport.js';
+import { createLinePipeline, type LinePipeline } from './ship/line-pipeline.js';
+import { createOffsetsClient } from './ship/offsets-client.js';
+import { createRetryingTransport } from './ship/retrying-transport.js';
+import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.js';
+import { createWatcher } from './tail/watcher.js';
+
+export interface RunningShipper {
+  metricsUrl: string;
+  pipelines: LinePipeline[];
+  /** Ships everything there is, then stops; past the deadline, stops anyway. Resolves true when nothing was left. */
+  drain(deadlineMs: number, signal?: string): Promise<boolean>;
+}
+
+export async function startShipper(config: ShipperConfig, log: Logger): Promise<RunningShipper> {
+  const registry = createRegistry('ferry_shipper_');
+  // The store is created below; the age gauge reads it through this holder.
+  let checkpointAge = () => 0;
+  const events = createShipperEvents(registry, log, () => checkpointAge());
+
+  const loaded = await loadCheckpoint(config.stateDir, config.workspaceId);
+  events.onCheckpointLoaded(loaded.status, loaded.status === 'corrupt' ? loaded.reason : loaded.status === 'other_workspace' ? loaded.workspaceId : undefined);
+  const checkpoints = await createCheckpointStore(
+    config.stateDir, config.workspaceId, loaded.status === 'ok' ? loaded.checkpoint : undefined, config.checkpointIntervalMs,
+    (ms) => events.onCheckpointWritten(ms), (err) => events.onCheckpointError(err),
+  );
+  checkpointAge = () => checkpoints.ageMs();
+
+  const http = createHttpTransport({ baseUrl: config.receiverUrl, token: config.ingestToken, timeoutMs: config.requestTimeoutMs, connections: config.pipelines.length });
+  const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs });
+  const offsets = createOffsetsClient(config.receiverUrl, config.ingestToken, config.workspaceId, config.requestTimeoutMs);
+  const watcher = createWatcher(config.runtimeDir, config.pollIntervalMs, (err) => events.onWatchError(err));
+
+  const pipelines = config.pipelines.map((def) => createLinePipeline({
+    def,
+    path: join(config.runtimeDir, def.file),
+    limits: { ...config.batches[def.name]!, maxLineBytes: config.maxLineBytes },
+    workspaceId: config.workspaceId,
+    format: config.deliveryFormat === 'vector' ? { kind: 'vector', host: config.hostName } : { kind: 'native' },
+    gzip: config.gzip,
+    transport,
+    offsets,
+    checkpoints,
+    wakeup: watcher.subscribe(def.file),
+    events,
+    retryMaxDelayMs: config.retryMaxDelayMs,
+  }));
+
+  const abort = new AbortController();
+  const ops = await startOpsServer(config.metricsHost, config.metricsPort, registry, () => true);
+  const running = pipelines.map((p) => p.run(abort.signal));
+  events.onStarted(pipelines.map((p) => p.name));
+
+  let draining: Promise<boolean> | undefined;
+  return {
+    metricsUrl: ops.url,
+    pipelines,
+    drain(deadlineMs, signal = 'drain') {
+      draining ??= (async () => {
+        events.onDrainStarted(signal, deadlineMs);
+        const deadline = setTimeout(() => abort.abort(), deadlineMs);
+        pipelines.forEach((p) => p.drain());
+        await Promise.all(running);
+        clearTimeout(deadline);
+        const complete = !abort.signal.aborted;
+        await checkpoints.flush();
+        watcher.close();
+        await Promise.all([http.close(), offsets.close(), ops.close()]);
+        return complete;
+      })();
+      return draining;
+    },
+  };
+}

@@ -1,0 +1,35 @@
+// A file's generation: which incarnation of the file the offsets refer to. It
+// is derived from the inode and the file's first line (capped), so it survives
+// restarts, and it changes when the file is replaced (new inode) or rewritten
+// from the start (new first line). A truncation the shipper sees bumps a
+// counter that is part of the id too, so a rewrite with an identical first
+// line is still a new generation.
+
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+
+/** The first line, up to this many bytes, identifies the content. */
+export const FINGERPRINT_BYTES = 4096;
+
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+/**
+ * The bytes that identify the content: the first line with its newline, or the
+ * first FINGERPRINT_BYTES when the line is longer. Undefined until the file has
+ * one or the other (an empty file or a partial first line has no identity yet).
+ */
+export async function readFingerprint(fh: FileHandle): Promise<Buffer | undefined> {
+  const buf = Buffer.alloc(FINGERPRINT_BYTES);
+  const { bytesRead } = await fh.read(buf, 0, FINGERPRINT_BYTES, 0);
+  const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+  if (nl !== -1) return buf.subarray(0, nl + 1);
+  return bytesRead === FINGERPRINT_BYTES ? buf : undefined;
+}
+
+export function generationId(file: FileIdentity, fingerprint: Buffer, truncations: number): string {
+  const hash = createHash('sha256').update(fingerprint).digest('hex').slice(0, 16);
+  return `${file.dev}.${file.ino}.${hash}${truncations > 0 ? `.t${truncations}` : ''}`;
+}

@@ -1,0 +1,81 @@
+// One open incarnation of a tailed file. Reads are positional (FileHandle.read
+// at an explicit byte offset), so offsets are bytes, never characters. The
+// handle stays open when the path is replaced, so the old file can be read to
+// its end before the shipper moves to the new one.
+
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { generationId, readFingerprint, type FileIdentity } from './generation.js';
+
+export interface SourceFile extends FileIdentity {
+  path: string;
+  /** Undefined until the file has a first line (or FINGERPRINT_BYTES). */
+  fingerprint?: Buffer;
+  size(): Promise<number>;
+  /** Reads up to `length` bytes at `position` into `into`; returns the bytes read. */
+  read(into: Buffer, length: number, position: number): Promise<number>;
+  /** Tries to establish the fingerprint; true once it exists. */
+  identify(): Promise<boolean>;
+  /** The content was truncated or rewritten: identify it again. */
+  forgetIdentity(): void;
+  generation(truncations: number): string;
+  /** What the path holds now, compared with this open file. */
+  pathState(): Promise<'same' | 'replaced' | 'missing'>;
+  /** True when the first line no longer matches (rewritten in place). */
+  rewritten(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function openSource(path: string): Promise<SourceFile | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const st = await fh.stat();
+  const source: SourceFile = {
+    path,
+    dev: st.dev,
+    ino: st.ino,
+    async size() {
+      return (await fh.stat()).size;
+    },
+    async read(into, length, position) {
+      let total = 0;
+      while (total < length) {
+        const { bytesRead } = await fh.read(into, total, length - total, position + total);
+        if (bytesRead === 0) break;
+        total += bytesRead;
+      }
+      return total;
+    },
+    async identify() {
+      source.fingerprint ??= await readFingerprint(fh);
+      return source.fingerprint !== undefined;
+    },
+    forgetIdentity() {
+      source.fingerprint = undefined;
+    },
+    generation(truncations) {
+      if (!source.fingerprint) throw new Error('generation() before identify()');
+      return generationId(source, source.fingerprint, truncations);
+    },
+    async pathState() {
+      try {
+        const now = await stat(path);
+        return now.dev === source.dev && now.ino === source.ino ? 'same' : 'replaced';
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+        throw err;
+      }
+    },
+    async rewritten() {
+      if (!source.fingerprint) return false;
+      const now = await readFingerprint(fh);
+      return now === undefined || !now.equals(source.fingerprint);
+    },
+    close: () => fh.close(),
+  };
+  return source;
+}

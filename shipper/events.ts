@@ -20,7 +20,6 @@ export interface ShipperEvents {
   onCheckpointWritten(ms: number): void;
   onCheckpointError(err: unknown): void;
   onCheckpointLoaded(status: string, detail?: string): void;
-  onOffsetsQueryFailed(pipeline: string, err: string): void;
   onWatchError(err: unknown): void;
   onDrainStarted(signal: string, deadlineMs: number): void;
   onDrained(pipeline: string, complete: boolean, lagBytes: number): void;

@@ -91,9 +91,6 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
       if (status === 'ok' || status === 'missing') log.info({ status }, 'checkpoint loaded');
       else log.warn({ status, detail }, 'checkpoint unusable: positions come from the receiver');
     },
-    onOffsetsQueryFailed(pipeline, err) {
-      log.warn({ pipeline, err }, 'cannot ask the receiver for the committed offset yet; retrying');
-    },
     onWatchError(err) {
       log.warn({ err: (err as Error).message }, 'filesystem notifications failed; polling');
     },

@@ -9,7 +9,6 @@ import { createShipperEvents } from './observe.js';
 import { startOpsServer } from './ops-server.js';
 import { createHttpTransport } from './ship/http-transport.js';
 import { createLinePipeline, type LinePipeline } from './ship/line-pipeline.js';
-import { createOffsetsClient } from './ship/offsets-client.js';
 import { createRetryingTransport } from './ship/retrying-transport.js';
 import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.js';
 import { createWatcher } from './tail/watcher.js';
@@ -37,7 +36,6 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
 
   const http = createHttpTransport({ baseUrl: config.receiverUrl, token: config.ingestToken, timeoutMs: config.requestTimeoutMs, connections: config.pipelines.length });
   const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs });
-  const offsets = createOffsetsClient(config.receiverUrl, config.ingestToken, config.workspaceId, config.requestTimeoutMs);
   const watcher = createWatcher(config.runtimeDir, config.pollIntervalMs, (err) => events.onWatchError(err));
 
   const pipelines = config.pipelines.map((def) => createLinePipeline({
@@ -48,11 +46,9 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
     format: config.deliveryFormat === 'vector' ? { kind: 'vector', host: config.hostName } : { kind: 'native' },
     gzip: config.gzip,
     transport,
-    offsets,
     checkpoints,
     wakeup: watcher.subscribe(def.file),
     events,
-    retryMaxDelayMs: config.retryMaxDelayMs,
   }));
 
   const abort = new AbortController();
@@ -74,7 +70,7 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
         const complete = !abort.signal.aborted;
         await checkpoints.flush();
         watcher.close();
-        await Promise.all([http.close(), offsets.close(), ops.close()]);
+        await Promise.all([http.close(), ops.close()]);
         return complete;
       })();
       return draining;

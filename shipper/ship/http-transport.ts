@@ -5,10 +5,12 @@ import { Agent, request } from 'undici';
 import { isRetryableError, isRetryableStatus, retryAfterMs } from './is-retryable.js';
 
 export interface Outgoing {
+  /** POST unless said otherwise. */
+  method?: 'GET' | 'POST';
   path: string;
-  contentType: string;
+  contentType?: string;
   headers: Record<string, string>;
-  body: Buffer | string;
+  body?: Buffer | string;
   gzip?: boolean;
 }
 
@@ -46,11 +48,12 @@ export function createHttpTransport(o: TransportOptions): HttpTransport {
   const agent = new Agent({ connections: o.connections, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, keepAliveTimeout: 30_000 });
   return {
     async send(out, signal) {
-      const headers: Record<string, string> = { ...out.headers, authorization: `Bearer ${o.token}`, 'content-type': out.contentType };
+      const headers: Record<string, string> = { ...out.headers, authorization: `Bearer ${o.token}` };
+      if (out.contentType) headers['content-type'] = out.contentType;
       if (out.gzip) headers['content-encoding'] = 'gzip';
       let res;
       try {
-        res = await request(`${o.baseUrl}${out.path}`, { method: 'POST', dispatcher: agent, headers, body: out.body, signal });
+        res = await request(`${o.baseUrl}${out.path}`, { method: out.method ?? 'POST', dispatcher: agent, headers, body: out.body, signal });
       } catch (err) {
         if (signal?.aborted) return { status: 'retryable', reason: 'aborted' };
         const reason = `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`;

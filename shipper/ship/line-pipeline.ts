@@ -10,9 +10,9 @@ import type { CheckpointStore, FilePosition } from '../tail/checkpoint-store.js'
 import { frameLines, readWindow, type FrameLimits } from '../tail/framer.js';
 import { openSource, type SourceFile } from '../tail/source-file.js';
 import type { Wakeup } from '../tail/watcher.js';
-import type { OffsetsClient } from './offsets-client.js';
+import { committedOffset } from './offsets-client.js';
 import { nativeRequest, vectorRequest, type BatchRef } from './request-body.js';
-import { BACKOFF, type RetryingTransport } from './retrying-transport.js';
+import type { RetryingTransport } from './retrying-transport.js';
 import { CONTENT_TYPES, HEADERS, PATHS, type RejectReport } from '../../shared/wire.js';
 
 /** Bytes of an over-long line sent to the receiver with its reject. */
@@ -26,11 +26,9 @@ export interface LinePipelineDeps {
   format: { kind: 'native' } | { kind: 'vector'; host: string };
   gzip: boolean;
   transport: RetryingTransport;
-  offsets: OffsetsClient;
   checkpoints: CheckpointStore;
   wakeup: Wakeup;
   events: ShipperEvents;
-  retryMaxDelayMs: number;
 }
 
 export interface LinePipeline {
@@ -78,17 +76,6 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     tooLong = undefined;
   }
 
-  /** Where the receiver has committed this generation; it is the authority, so ask until it answers. */
-  async function committedOffset(generation: string, signal: AbortSignal): Promise<number | undefined> {
-    for (let wait: number = BACKOFF.firstMs; !signal.aborted; wait = Math.min(wait * 2, d.retryMaxDelayMs)) {
-      const answer = await d.offsets.committed(def.stream, generation, signal);
-      if (answer.status === 'ok') return answer.nextOffset;
-      events.onOffsetsQueryFailed(def.name, answer.reason);
-      await new Promise((r) => setTimeout(r, wait * (1 + Math.random())));
-    }
-    return undefined;
-  }
-
   async function enterGeneration(src: SourceFile, signal: AbortSignal): Promise<boolean> {
     const saved = d.checkpoints.get(def.name);
     const n = truncations ?? (saved && src.generation(saved.truncations) === saved.generation ? saved.truncations : 0);
@@ -100,7 +87,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       offset = known ? saved.offset : 0;
       events.onResumed(def.name, generation, offset, known ? 'checkpoint' : 'new_generation');
     } else {
-      const committed = await committedOffset(generation, signal);
+      const committed = await committedOffset(d.transport, d.workspaceId, def.stream, generation, signal, (f) => events.onAttemptFailed(def.name, f));
       if (committed === undefined) return false;
       offset = committed;
       events.onResumed(def.name, generation, offset, 'receiver');
@@ -187,6 +174,8 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     }
     if (!position) {
       if (!(await source.identify())) return atEnd();
+      // Until the receiver says where it is committed, all of the file counts as unshipped.
+      noteLag(await source.size());
       return (await enterGeneration(source, signal)) ? 'progress' : 'idle';
     }
     const size = await source.size();

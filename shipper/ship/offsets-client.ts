@@ -1,33 +1,17 @@
 // GET /ingest/offsets: where the receiver has committed a stream. The receiver
-// is the authority; the local checkpoint is what the shipper uses when it
-// cannot ask.
+// is the authority on what it holds, so a pipeline asks it (through the same
+// retries as deliveries) whenever it enters a file generation.
 
-import { Agent, request } from 'undici';
 import { PATHS, type LineStream, type OffsetsResponse } from '../../shared/wire.js';
+import type { FailedAttempt, RetryingTransport } from './retrying-transport.js';
 
-export type OffsetAnswer = { status: 'ok'; nextOffset: number } | { status: 'failed'; reason: string };
-
-export interface OffsetsClient {
-  committed(stream: LineStream, sourceId: string, signal?: AbortSignal): Promise<OffsetAnswer>;
-  close(): Promise<void>;
-}
-
-export function createOffsetsClient(baseUrl: string, token: string, workspaceId: string, timeoutMs: number): OffsetsClient {
-  const agent = new Agent({ connections: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  return {
-    async committed(stream, sourceId, signal) {
-      const query = new URLSearchParams({ workspace_id: workspaceId, stream, source_id: sourceId });
-      try {
-        const res = await request(`${baseUrl}${PATHS.offsets}?${query}`, { dispatcher: agent, headers: { authorization: `Bearer ${token}` }, signal });
-        const text = await res.body.text();
-        if (res.statusCode !== 200) return { status: 'failed', reason: `HTTP ${res.statusCode} ${text.slice(0, 200)}` };
-        const answer = JSON.parse(text) as OffsetsResponse;
-        const row = answer.offsets.find((o) => o.stream === stream && o.source_id === sourceId);
-        return { status: 'ok', nextOffset: row?.next_offset ?? 0 };
-      } catch (err) {
-        return { status: 'failed', reason: (err as Error).message };
-      }
-    },
-    close: () => agent.close(),
-  };
+/** The committed offset (0 for a stream the receiver has never seen), or undefined when aborted. */
+export async function committedOffset(
+  transport: RetryingTransport, workspaceId: string, stream: LineStream, sourceId: string, signal: AbortSignal, onFailed: (f: FailedAttempt) => void,
+): Promise<number | undefined> {
+  const query = new URLSearchParams({ workspace_id: workspaceId, stream, source_id: sourceId });
+  const result = await transport.deliver({ method: 'GET', path: `${PATHS.offsets}?${query}`, headers: {} }, signal, onFailed);
+  if (result.status !== 'delivered') return undefined;
+  const offsets = (result.answer as unknown as OffsetsResponse).offsets ?? [];
+  return offsets.find((o) => o.stream === stream && o.source_id === sourceId)?.next_offset ?? 0;
 }

@@ -1,0 +1,65 @@
+// What an SRE sees: /metrics with the shipper's figures, /healthz, /readyz,
+// JSON logs without the token, and loud, counted, never-dropping 4xx retries.
+
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import type pg from 'pg';
+import { freshDatabase, queryPool } from '../helpers/database.js';
+import { INGEST_TOKEN, startTestReceiver } from '../helpers/receiver.js';
+import { shipperDirs, shipperEnv, startShipper } from '../helpers/shipper.js';
+import { waitFor } from '../helpers/wait.js';
+
+let base: string;
+let db: pg.Pool;
+
+beforeAll(async () => {
+  const url = await freshDatabase();
+  base = (await startTestReceiver(url)).url;
+  db = queryPool(url);
+});
+
+const cmd = (i: number) => JSON.stringify({ command: `c${i}`, exit_code: 0, timestamp: 1763892000 + i }) + '\n';
+
+it('exposes lag, events, bytes, requests, checkpoint age and oldest unshipped age', async () => {
+  const dirs = await shipperDirs();
+  await mkdir(dirs.runtimeDir, { recursive: true });
+  await writeFile(join(dirs.runtimeDir, 'command-log.jsonl'), cmd(1) + cmd(2));
+  const shipper = await startShipper(shipperEnv(base, dirs, 'ops'));
+  expect((await fetch(`${shipper.metricsUrl}/healthz`)).status).toBe(200);
+  expect((await fetch(`${shipper.metricsUrl}/readyz`)).status).toBe(200);
+  const metrics = await waitFor(async () => {
+    const text = await (await fetch(`${shipper.metricsUrl}/metrics`)).text();
+    return text.includes('ferry_shipper_events_sent_total{pipeline="commands"} 2') ? text : undefined;
+  }, 'events_sent_total 2');
+  for (const line of [
+    'ferry_shipper_lag_bytes{pipeline="commands"} 0',
+    `ferry_shipper_bytes_sent_total{pipeline="commands"} ${(cmd(1) + cmd(2)).length}`,
+    'ferry_shipper_requests_total{pipeline="commands",status="200"} 1',
+    'ferry_shipper_oldest_unshipped_age_seconds{pipeline="commands"} 0',
+    'ferry_shipper_checkpoint_age_seconds',
+    'ferry_shipper_retries_total',
+    'ferry_shipper_process_resident_memory_bytes',
+  ]) expect(metrics).toContain(line);
+  expect(shipper.output()).not.toContain(INGEST_TOKEN);
+});
+
+it('a refused request (wrong token) is retried slowly and loudly, counted, and delivered once the token is fixed', async () => {
+  const dirs = await shipperDirs();
+  await mkdir(dirs.runtimeDir, { recursive: true });
+  const file = join(dirs.runtimeDir, 'command-log.jsonl');
+  await writeFile(file, cmd(1));
+  const wrong = await startShipper({ ...shipperEnv(base, dirs, 'refused'), INGEST_TOKEN: 'wrong-token', REFUSED_RETRY_DELAY_MS: '200' });
+  await waitFor(() => wrong.logs.filter((l) => l.level === 50 && String(l.msg).includes('REFUSED')).length >= 2, 'two loud refusals');
+  const metrics = await (await fetch(`${wrong.metricsUrl}/metrics`)).text();
+  expect(metrics).toMatch(/ferry_shipper_retries_total\{pipeline="commands",kind="refused"\} [2-9]/);
+  expect(metrics).toMatch(/ferry_shipper_requests_total\{pipeline="commands",status="401"\} [2-9]/);
+  expect(metrics).toMatch(/ferry_shipper_lag_bytes\{pipeline="commands"\} [1-9]/);
+  wrong.child.kill('SIGKILL');
+  await wrong.exited;
+  await appendFile(file, cmd(2));
+  const right = await startShipper(shipperEnv(base, dirs, 'refused'));
+  await waitFor(async () => (await db.query("SELECT count(*)::int AS n FROM command_log WHERE workspace_id = 'refused'")).rows[0].n === 2, 'both lines');
+  right.child.kill('SIGTERM');
+  expect((await right.exited).code).toBe(0);
+});

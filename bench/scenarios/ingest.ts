@@ -11,7 +11,7 @@ import { startBenchDb } from '../lib/bench-db.js';
 import { sampleProcess } from '../lib/proc-stats.js';
 import { NAIVE_RECEIVER_BIN, startListening, startReceiverProcess } from '../lib/programs.js';
 import { printTable } from '../lib/table.js';
-import { commandLines } from '../lib/workload.js';
+import { commandLines } from '../../dev/workload.js';
 import type { Scenario } from '../scenario.js';
 
 const TOKEN = 'bench-token';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
+import { atEnd } from './cleanup.js';
 
 /** A new, empty database on the run's PostgreSQL, dropped when the file's tests end. */
 export async function freshDatabase(): Promise<string> {
@@ -10,7 +11,7 @@ export async function freshDatabase(): Promise<string> {
   await client.connect();
   await client.query(`CREATE DATABASE ${name}`);
   await client.end();
-  afterAll(async () => {
+  atEnd(async () => {
     const c = new pg.Client({ connectionString: admin });
     await c.connect();
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -24,6 +25,6 @@ export async function freshDatabase(): Promise<string> {
 /** A pool for assertions; closed when the file's tests end. */
 export function queryPool(url: string): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-  afterAll(() => pool.end());
+  atEnd(() => pool.end());
   return pool;
 }

@@ -2,10 +2,19 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { atEnd } from './cleanup.js';
 
 export const RECEIVER_BIN = fileURLToPath(new URL('../../dist/receiver/main.js', import.meta.url));
 export const SHIPPER_BIN = fileURLToPath(new URL('../../dist/shipper/main.js', import.meta.url));
+
+const live = new Set<ChildProcess>();
+
+function killIfAlive(child: ChildProcess): void {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+// Also when the test worker itself goes away: a sidecar must never outlive its test.
+process.once('exit', () => live.forEach(killIfAlive));
 
 export interface Exited {
   code: number | null;
@@ -72,9 +81,9 @@ export function start(bin: string, args: string[], env: Record<string, string | 
   });
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<Exited>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  afterAll(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  atEnd(() => killIfAlive(child));
   return {
     child,
     logs,

@@ -1,6 +1,6 @@
 // Starts the real receiver in this process, on loopback, against a real database.
 
-import { afterAll } from 'vitest';
+import { atEnd } from './cleanup.js';
 import { loadConfig } from '../../shared/env.js';
 import { createLogger } from '../../shared/log.js';
 import { RECEIVER_SPEC, type ReceiverConfig } from '../../receiver/config.js';
@@ -34,7 +34,7 @@ export async function startTestReceiver(databaseUrl: string, overrides: Partial<
     stopped = true;
     await stop();
   };
-  afterAll(() => receiver.stop());
+  atEnd(() => receiver.stop());
   await receiver.ready;
   return receiver;
 }

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { atEnd } from './cleanup.js';
 import { INGEST_TOKEN } from './receiver.js';
 import { SHIPPER_BIN, start, type Running } from './process.js';
 
@@ -16,7 +16,7 @@ export interface ShipperDirs {
 /** Fresh runtime and state folders, removed when the file's tests end. */
 export async function shipperDirs(): Promise<ShipperDirs> {
   const root = await mkdtemp(join(tmpdir(), 'ferry-shipper-test-'));
-  afterAll(() => rm(root, { recursive: true, force: true }));
+  atEnd(() => rm(root, { recursive: true, force: true }));
   return { runtimeDir: join(root, 'runtime'), stateDir: join(root, 'state') };
 }
 

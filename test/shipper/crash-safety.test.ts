@@ -5,7 +5,7 @@ import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { seededRandom } from '../../bench/lib/random.js';
+import { seededRandom } from '../../dev/random.js';
 import { startPostgres, type PostgresServer } from '../../dev/embedded-postgres.js';
 import { freePort } from '../../dev/free-port.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';

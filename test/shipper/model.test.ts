@@ -7,7 +7,7 @@ import { appendFile, mkdir, rename, truncate, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import type pg from 'pg';
-import { seededRandom } from '../../bench/lib/random.js';
+import { seededRandom } from '../../dev/random.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
 import { startTestReceiver } from '../helpers/receiver.js';
 import { shipperDirs, shipperEnv, startShipper, type ShipperProcess } from '../helpers/shipper.js';

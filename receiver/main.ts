@@ -40,11 +40,8 @@ function config(): ReceiverConfig {
 async function serve(): Promise<void> {
   const c = config();
   const log = createLogger('ferry-receiver', c.logLevel);
-  const receiver = await startReceiver(c, log);
-  receiver.ready.catch((err) => {
-    log.fatal({ err: (err as Error).message }, 'migrations failed');
-    process.exit(1);
-  });
+  // Signals are handled from the first moment, startup included.
+  const starting = startReceiver(c, log);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -55,13 +52,21 @@ async function serve(): Promise<void> {
       process.exit(1);
     }, c.shutdownTimeoutMs);
     deadline.unref();
-    receiver.stop().then(() => process.exit(0), (err) => {
+    starting.then((receiver) => receiver.stop()).then(() => process.exit(0), (err) => {
       log.error({ err: (err as Error).message }, 'shutdown failed');
       process.exit(1);
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  const receiver = await starting.catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES') fail(new ConfigError('PORT', 'a port this process can listen on', `${c.port} (${err.code})`).message);
+    throw err;
+  });
+  receiver.ready.catch((err) => {
+    log.fatal({ err: (err as Error).message }, 'migrations failed');
+    process.exit(1);
+  });
 }
 
 async function migrateOnly(): Promise<void> {

@@ -57,9 +57,8 @@ if (arg !== undefined) fail(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`)
 
 const c = await config();
 const log = createLogger('ferry-shipper', c.logLevel);
-const shipper = await startShipper(c, log);
-log.info({ metrics: `${shipper.metricsUrl}/metrics`, receiver: c.receiverUrl, workspace_id: c.workspaceId }, 'ferry-shipper running');
-
+// Signals are handled from the first moment, startup included.
+const starting = startShipper(c, log);
 let signals = 0;
 const onSignal = (signal: string) => {
   signals++;
@@ -67,7 +66,7 @@ const onSignal = (signal: string) => {
     log.warn({ signal }, 'second signal: exiting now');
     process.exit(1);
   }
-  shipper.drain(c.drainTimeoutMs, signal).then((complete) => {
+  starting.then((shipper) => shipper.drain(c.drainTimeoutMs, signal)).then((complete) => {
     if (complete) log.info('drained: everything shipped');
     else log.error({ deadline_ms: c.drainTimeoutMs }, 'drain deadline passed: checkpoints written, data left (it ships on the next start)');
     process.exit(complete ? 0 : 1);
@@ -78,3 +77,8 @@ const onSignal = (signal: string) => {
 };
 process.on('SIGTERM', () => onSignal('SIGTERM'));
 process.on('SIGINT', () => onSignal('SIGINT'));
+const shipper = await starting.catch((err: NodeJS.ErrnoException) => {
+  if (err.code === 'EADDRINUSE' || err.code === 'EACCES') fail(new ConfigError('METRICS_PORT', 'a port this process can listen on', `${c.metricsPort} (${err.code})`).message);
+  throw err;
+});
+log.info({ metrics: `${shipper.metricsUrl}/metrics`, receiver: c.receiverUrl, workspace_id: c.workspaceId }, 'ferry-shipper running');

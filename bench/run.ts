@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Scenario } from './scenario.js';
 import { ingest } from './scenarios/ingest.js';
+import { shipper } from './scenarios/shipper.js';
 
-const SCENARIOS: Scenario[] = [ingest];
+const SCENARIOS: Scenario[] = [ingest, shipper];
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 function usage(): string {

@@ -49,6 +49,7 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
     checkpoints,
     wakeup: watcher.subscribe(def.file),
     events,
+    identityCheckMs: config.pollIntervalMs,
   }));
 
   const abort = new AbortController();

@@ -12,14 +12,14 @@ export interface ProcSample {
   cpuSeconds: number;
 }
 
-function read(pid: number): { rssBytes: number; cpuSeconds: number } | undefined {
+function read(pid: number): { rssBytes: number; hwmBytes: number; cpuSeconds: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return { rssBytes: rssKb * 1024, cpuSeconds };
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+    return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), cpuSeconds };
   } catch {
     return undefined;
   }
@@ -40,8 +40,10 @@ export function sampleProcess(pid: number, everyMs = 100): Sampler {
   const started = performance.now();
   const first = read(pid);
   const samples: ProcSample[] = [];
+  let hwm = 0;
   const take = () => {
     const s = read(pid);
+    if (s) hwm = Math.max(hwm, s.hwmBytes);
     if (s) samples.push({ t: (performance.now() - started) / 1000, rssBytes: s.rssBytes, cpuSeconds: s.cpuSeconds - (first?.cpuSeconds ?? 0) });
   };
   take();
@@ -52,7 +54,8 @@ export function sampleProcess(pid: number, everyMs = 100): Sampler {
       clearInterval(timer);
       take();
       return {
-        peakRssBytes: Math.max(0, ...samples.map((s) => s.rssBytes)),
+        // The kernel's high-water mark catches peaks between samples.
+        peakRssBytes: Math.max(hwm, ...samples.map((s) => s.rssBytes)),
         cpuSeconds: samples.at(-1)?.cpuSeconds ?? 0,
         samples,
       };

@@ -8,6 +8,7 @@ export const DIST = fileURLToPath(new URL('../../', import.meta.url));
 export const RECEIVER_BIN = `${DIST}receiver/main.js`;
 export const SHIPPER_BIN = `${DIST}shipper/main.js`;
 export const NAIVE_RECEIVER_BIN = `${DIST}bench/naive-receiver.js`;
+export const DISCARD_RECEIVER_BIN = `${DIST}bench/discard-receiver.js`;
 
 export interface Program {
   child: ChildProcess;
@@ -67,4 +68,9 @@ export async function startReceiverProcess(databaseUrl: string, token: string, e
   }
   child.kill('SIGKILL');
   throw new Error('receiver did not become ready');
+}
+
+/** ferry-shipper with the given environment; stdout/stderr go to the bench log. */
+export function startShipperProcess(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [SHIPPER_BIN], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', METRICS_HOST: '127.0.0.1', METRICS_PORT: '0', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }

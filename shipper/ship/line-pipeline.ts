@@ -29,6 +29,8 @@ export interface LinePipelineDeps {
   checkpoints: CheckpointStore;
   wakeup: Wakeup;
   events: ShipperEvents;
+  /** How often, at most, the first line is re-read to notice a rewrite in place. */
+  identityCheckMs: number;
 }
 
 export interface LinePipeline {
@@ -55,6 +57,15 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   let lag = 0;
   let unshippedSince: number | undefined;
   let partialBytes = 0;
+  let identityCheckedAt = 0;
+
+  /** A rewrite in place (new first line, size not smaller) is looked for once per interval, not per batch. */
+  async function rewrittenInPlace(src: SourceFile): Promise<boolean> {
+    const now = performance.now();
+    if (now - identityCheckedAt < d.identityCheckMs) return false;
+    identityCheckedAt = now;
+    return src.rewritten();
+  }
 
   function noteLag(bytes: number): void {
     lag = bytes;
@@ -179,7 +190,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       return (await enterGeneration(source, signal)) ? 'progress' : 'idle';
     }
     const size = await source.size();
-    if (size < position.offset || (await source.rewritten())) {
+    if (size < position.offset || (await rewrittenInPlace(source))) {
       events.onNewGeneration(def.name, position.generation, size < position.offset ? 'truncated' : 'rewritten');
       truncations = position.truncations + 1;
       position = undefined;

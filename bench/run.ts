@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Scenario } from './scenario.js';
 import { ingest } from './scenarios/ingest.js';
+import { latency } from './scenarios/latency.js';
 import { shipper } from './scenarios/shipper.js';
 
-const SCENARIOS: Scenario[] = [ingest, shipper];
+const SCENARIOS: Scenario[] = [ingest, shipper, latency];
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 function usage(): string {

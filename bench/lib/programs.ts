@@ -1,6 +1,7 @@
 // Starting the project's programs (and baselines) as child processes for a scenario.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../dev/free-port.js';
 
@@ -72,5 +73,10 @@ export async function startReceiverProcess(databaseUrl: string, token: string, e
 
 /** ferry-shipper with the given environment; stdout/stderr go to the bench log. */
 export function startShipperProcess(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [SHIPPER_BIN], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', METRICS_HOST: '127.0.0.1', METRICS_PORT: '0', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_SHIPPER_LOG=<file> keeps the shipper's JSON logs for a closer look.
+  const log = process.env.BENCH_SHIPPER_LOG ? openSync(process.env.BENCH_SHIPPER_LOG, 'a') : 'ignore';
+  return spawn(process.execPath, [SHIPPER_BIN], {
+    env: { PATH: process.env.PATH, LOG_LEVEL: process.env.BENCH_SHIPPER_LOG ? 'debug' : 'warn', METRICS_HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
+    stdio: ['ignore', log, 'inherit'],
+  });
 }

@@ -1,0 +1,89 @@
+// Scenario "latency": with the pipeline caught up, one line every 100 ms for
+// 30 s; the time from the write to the row being visible in PostgreSQL
+// (NOTIFY at commit), for ferry (shipper → receiver → COPY) and, in the same
+// run, for rsyslog's imfile → ompgsql.
+
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startBenchDb, type BenchDb } from '../lib/bench-db.js';
+import { startCommitClock } from '../lib/commit-clock.js';
+import { startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
+import { startRsyslog } from '../lib/rsyslog.js';
+import { percentile } from '../lib/stats.js';
+import { printTable } from '../lib/table.js';
+import type { Scenario, ScenarioContext } from '../scenario.js';
+
+const TOKEN = 'bench-token';
+
+interface System {
+  stop(): Promise<void>;
+}
+
+async function measure(ctx: ScenarioContext, db: BenchDb, name: string, count: number, everyMs: number, start: (file: string, dir: string) => Promise<System>) {
+  await db.reset();
+  const dir = join(ctx.workDir, name);
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'command-log.jsonl');
+  await writeFile(file, '');
+  const clock = await startCommitClock(db.url);
+  const system = await start(file, dir);
+  const line = (seq: number) => `${JSON.stringify({ command: `echo latency #${seq}`, exit_code: 0, timestamp: new Date().toISOString() })}\n`;
+  try {
+    // Warm-up: the pipeline is running and caught up before the clock starts.
+    await appendFile(file, line(0));
+    for (let i = 0; clock.seen.size === 0; i++) {
+      if (i > 600) throw new Error(`${name}: the warm-up line never arrived`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    ctx.progress(`${name}: ${count} lines, one every ${everyMs} ms`);
+    const written = new Map<number, number>();
+    const t0 = performance.now();
+    for (let seq = 1; seq <= count; seq++) {
+      const due = t0 + seq * everyMs;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+      written.set(seq, performance.timeOrigin + performance.now());
+      await appendFile(file, line(seq));
+    }
+    for (let i = 0; i < 100 && [...written.keys()].some((s) => !clock.seen.has(s)); i++) await new Promise((r) => setTimeout(r, 50));
+    const samples = [...written].map(([seq, at]) => ({ seq, ms: (clock.seen.get(seq) ?? Infinity) - at }));
+    return { samples, lost: samples.filter((s) => !Number.isFinite(s.ms)).length };
+  } finally {
+    await system.stop();
+    await clock.close();
+  }
+}
+
+export const latency: Scenario = {
+  name: 'latency',
+  description: 'write-to-visible latency, one line every 100 ms for 30 s: ferry vs rsyslog imfile → ompgsql',
+  async run(ctx) {
+    const everyMs = ctx.int('BENCH_LATENCY_INTERVAL_MS', 100);
+    const count = Math.round((ctx.int('BENCH_LATENCY_SECONDS', 30) * 1000) / everyMs);
+    const db = await startBenchDb();
+    try {
+      const ferry = await measure(ctx, db, 'ferry', count, everyMs, async (file, dir) => {
+        const receiver = await startReceiverProcess(db.url, TOKEN);
+        const shipper = startShipperProcess({ WORKSPACE_ID: 'latency', DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: TOKEN, RUNTIME_DIR: join(file, '..'), STATE_DIR: join(dir, 'state') });
+        return { stop: async () => { await stopChild(shipper); await receiver.stop(); } };
+      });
+      const rsyslog = await measure(ctx, db, 'rsyslog', count, everyMs, (file, dir) => startRsyslog({ workDir: dir, file, databaseUrl: db.url, workspaceId: 'latency' }));
+
+      const rows = [['ferry (shipper → receiver → COPY)', ferry], ['rsyslog imfile → mmjsonparse → ompgsql', rsyslog]] as const;
+      const summary = rows.map(([method, r]) => {
+        const ms = r.samples.map((s) => s.ms).filter(Number.isFinite);
+        return { method, lines: r.samples.length, lost: r.lost, 'p50 ms': percentile(ms, 50), 'p99 ms': percentile(ms, 99), 'max ms': Math.max(...ms) };
+      });
+      const table = printTable(`latency: one line every ${everyMs} ms, ${count} lines, write → visible in PostgreSQL`, summary);
+      const f = summary[0]!;
+      const verdicts = [
+        { target: 'ferry p50 <= 10 ms', measured: `${f['p50 ms'].toFixed(1)} ms`, met: f['p50 ms'] <= 10 },
+        { target: 'ferry p99 <= 50 ms', measured: `${f['p99 ms'].toFixed(1)} ms`, met: f['p99 ms'] <= 50 },
+        { target: 'ferry loses nothing', measured: `${f.lost} lost`, met: f.lost === 0 },
+      ];
+      printTable('targets', verdicts.map((v) => ({ ...v, met: v.met ? 'yes' : 'NO' })));
+      return { table, rows: summary, verdicts, series: { ferry: ferry.samples, rsyslog: rsyslog.samples } };
+    } finally {
+      await db.close();
+    }
+  },
+};

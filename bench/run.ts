@@ -6,11 +6,12 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Scenario } from './scenario.js';
+import { e2e } from './scenarios/e2e.js';
 import { ingest } from './scenarios/ingest.js';
 import { latency } from './scenarios/latency.js';
 import { shipper } from './scenarios/shipper.js';
 
-const SCENARIOS: Scenario[] = [ingest, shipper, latency];
+const SCENARIOS: Scenario[] = [ingest, shipper, e2e, latency];
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 function usage(): string {

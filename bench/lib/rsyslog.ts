@@ -46,7 +46,6 @@ ruleset(name="commands" queue.type="LinkedList" queue.size="500000" queue.dequeu
   action(type="mmjsonparse" cookie="")
   if $parsesuccess == "OK" then {
     action(type="ompgsql" conninfo="${o.databaseUrl}" template="ferry_command"
-           queue.type="LinkedList" queue.size="500000" queue.dequeueBatchSize="1024"
            action.resumeRetryCount="-1" action.resumeInterval="1")
   }
 }

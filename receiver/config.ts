@@ -1,4 +1,4 @@
-import { bytes, int, logLevel, optionalStr, str, type ConfigOf } from '../shared/env.js';
+import { bool, bytes, int, logLevel, optionalStr, optionalUrl, str, type ConfigOf } from '../shared/env.js';
 
 export const RECEIVER_SPEC = {
   databaseUrl: str('DATABASE_URL', { help: 'PostgreSQL connection string (postgres://user:pass@host:5432/db)', secret: true }),
@@ -13,6 +13,10 @@ export const RECEIVER_SPEC = {
   poolMax: int('PG_POOL_MAX', 1, 1000, { help: 'PostgreSQL connections per receiver process', default: 10 }),
   requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 1000, 3_600_000, { help: 'time a client has to send a whole request', default: 30_000 }),
   shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 3_600_000, { help: 'on SIGTERM, how long in-flight requests may take before exit 1', default: 25_000 }),
+  recordingBucket: optionalStr('RECORDING_BUCKET', { help: 'bucket the shippers upload recordings to (unset: GET /recordings is off)', shown: 'unset' }),
+  awsRegion: str('AWS_REGION', { help: 'S3 region', default: 'us-east-1' }),
+  s3Endpoint: optionalUrl('AWS_ENDPOINT_URL_S3', { help: 'S3 endpoint for MinIO and other S3-compatible stores', shown: 'AWS' }),
+  s3ForcePathStyle: bool('S3_FORCE_PATH_STYLE', { help: 'path-style bucket addressing (MinIO)', default: false }),
   logLevel: logLevel(),
 };
 

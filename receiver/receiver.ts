@@ -33,7 +33,7 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
   const events = createReceiverEvents(registry, log, pool);
   const state: ReceiverState = { migrated: false, shuttingDown: false };
   const auth = createAuth(config);
-  const app = createServer({ config, pool, auth, events, state }, { requestTimeoutMs: config.requestTimeoutMs, registry });
+  const app = createServer({ config, pool, auth, events, state }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config });
 
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;

@@ -10,6 +10,7 @@ import type { RouteContext } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { offsetRoutes } from './routes/offsets.js';
+import { recordingReadRoutes } from './routes/recording-read.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { rejectRoutes } from './routes/rejects.js';
 
@@ -19,6 +20,7 @@ const RETRY_AFTER_SECONDS = 2;
 export interface ServerOptions {
   requestTimeoutMs: number;
   registry: Registry;
+  s3: Parameters<typeof recordingReadRoutes>[2];
 }
 
 function toRequestError(err: unknown): RequestError {
@@ -69,6 +71,7 @@ export function createServer(ctx: RouteContext, options: ServerOptions): Fastify
   ingestRoutes(app, ctx);
   rejectRoutes(app, ctx);
   recordingRoutes(app, ctx);
+  recordingReadRoutes(app, ctx, options.s3);
   offsetRoutes(app, ctx);
   healthRoutes(app, ctx, options.registry);
   return app;

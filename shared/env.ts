@@ -111,15 +111,21 @@ export function bool(env: string, o: Opts<boolean>): Setting<boolean> {
   }, o);
 }
 
+function httpUrl(raw: string): string | undefined {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? raw.replace(/\/+$/, '') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function url(env: string, o: Opts<string>): Setting<string> {
-  return setting(env, 'an http:// or https:// URL', (raw) => {
-    try {
-      const u = new URL(raw);
-      return u.protocol === 'http:' || u.protocol === 'https:' ? raw.replace(/\/+$/, '') : undefined;
-    } catch {
-      return undefined;
-    }
-  }, o);
+  return setting(env, 'an http:// or https:// URL', httpUrl, o);
+}
+
+export function optionalUrl(env: string, o: Omit<Opts<string>, 'default'> & { shown: string }): Setting<string | undefined> {
+  return { ...optionalStr(env, o), expected: 'an http:// or https:// URL', parse: httpUrl };
 }
 
 export function oneOf<T extends string>(env: string, values: readonly T[], o: Opts<T>): Setting<T> {

@@ -2,7 +2,7 @@
 // ferry's own. Pipelines are data: a fifth file is one more PIPELINES entry.
 
 import { hostname } from 'node:os';
-import { bool, bytes, int, logLevel, oneOf, optionalStr, str, url, type ConfigOf, type Setting } from '../shared/env.js';
+import { bool, bytes, int, logLevel, oneOf, optionalStr, optionalUrl, str, url, type ConfigOf, type Setting } from '../shared/env.js';
 import { isLineStream, isValidId, type LineStream } from '../shared/wire.js';
 
 export interface PipelineDef {
@@ -32,6 +32,12 @@ export const SHIPPER_SPEC = {
   receiverUrl: url('DASHBOARD_SERVICE_URL', { help: 'base URL of ferry-receiver (the dashboard service)' }),
   ingestToken: str('INGEST_TOKEN', { help: 'bearer token for the receiver (shared or per-workspace)', secret: true }),
   recordingBucket: optionalStr('RECORDING_BUCKET', { help: 'S3 bucket for session.cast (unset: recording pipeline off)', shown: 'unset' }),
+  recordingFile: str('RECORDING_FILE', { help: 'the asciinema recording inside RUNTIME_DIR', default: 'session.cast' }),
+  recordingSyncIntervalMs: int('RECORDING_SYNC_INTERVAL_MS', 100, 30_000, { help: 'how often new complete lines of the recording are uploaded as a segment', default: 10_000 }),
+  recordingIdleMs: int('RECORDING_IDLE_MS', 1_000, 86_400_000, { help: 'after this long without growth, the whole recording is uploaded as one object', default: 300_000 }),
+  awsRegion: str('AWS_REGION', { help: 'S3 region', default: 'us-east-1' }),
+  s3Endpoint: optionalUrl('AWS_ENDPOINT_URL_S3', { help: 'S3 endpoint for MinIO and other S3-compatible stores', shown: 'AWS' }),
+  s3ForcePathStyle: bool('S3_FORCE_PATH_STYLE', { help: 'path-style bucket addressing (MinIO)', default: false }),
   runtimeDir: str('RUNTIME_DIR', { help: 'folder the workspace writes its files into', default: '/workshop/runtime' }),
   stateDir: str('STATE_DIR', { help: 'folder for checkpoints (the shipper\'s own volume)', default: '/var/lib/ferry' }),
   pipelines: { env: 'PIPELINES', help: 'name:file:stream entries, comma-separated', expected: 'name:file:stream entries (stream one of commands, events, llm; names unique, lowercase)', parse: pipelines, fallback: { value: pipelines(DEFAULT_PIPELINES)!, shown: DEFAULT_PIPELINES } } as Setting<PipelineDef[]>,

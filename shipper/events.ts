@@ -22,5 +22,14 @@ export interface ShipperEvents {
   onCheckpointLoaded(status: string, detail?: string): void;
   onWatchError(err: unknown): void;
   onDrainStarted(signal: string, deadlineMs: number): void;
+  onRecordingGeneration(generation: string, synced: number, reason: 'resumed' | 'truncated' | 'rewritten' | 'replaced'): void;
+  onRecordingSegment(key: string, bytes: number, seconds: number): void;
+  onRecordingFinal(key: string, bytes: number, seconds: number): void;
+  /** Bytes of the recording not yet durable in object storage. */
+  onRecordingLag(unsyncedBytes: number): void;
+  onRecordingFailed(stage: 'list' | 'segment' | 'final' | 'abort', attempt: number, err: unknown): void;
+  onMultipartStarted(key: string): void;
+  onMultipartFinished(key: string, outcome: 'completed' | 'aborted'): void;
+  onDanglingUploadAborted(key: string, uploadId: string): void;
   onDrained(pipeline: string, complete: boolean, lagBytes: number): void;
 }

@@ -30,6 +30,13 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   new Gauge({ name: `${P}checkpoint_age_seconds`, help: 'How long delivered progress has waited to be written to the checkpoint (0 when current)', registers, collect() { this.set(checkpointAgeMs() / 1000); } });
   const checkpointWrites = new Counter({ name: `${P}checkpoint_writes_total`, help: 'Checkpoint files written', registers });
   const checkpointErrors = new Counter({ name: `${P}checkpoint_write_errors_total`, help: 'Checkpoint writes that failed (retried at the next change)', registers });
+  const recordingBytes = new Counter({ name: `${P}recording_bytes_uploaded_total`, help: 'Recording bytes uploaded to object storage, by kind (segment or final)', labelNames: ['kind'], registers });
+  const segments = new Counter({ name: `${P}recording_segments_total`, help: 'Recording segments made durable', registers });
+  const multipart = new Counter({ name: `${P}recording_multipart_uploads_total`, help: 'Multipart uploads of the whole recording, by outcome (started, completed, aborted)', labelNames: ['outcome'], registers });
+  const recordingLag = new Gauge({ name: `${P}recording_unsynced_bytes`, help: 'Bytes of the recording not yet durable in object storage', registers });
+  let lastSync: number | undefined;
+  new Gauge({ name: `${P}recording_last_sync_age_seconds`, help: 'Seconds since the recording last became durable in object storage (segment or final upload)', registers, collect() { if (lastSync !== undefined) this.set((Date.now() - lastSync) / 1000); } });
+  const recordingFailures = new Counter({ name: `${P}recording_failures_total`, help: 'Object storage operations that failed and will be retried, by stage', labelNames: ['stage'], registers });
 
   return {
     onStarted(pipelines) {
@@ -96,6 +103,38 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     },
     onDrainStarted(signal, deadlineMs) {
       log.info({ signal, deadline_ms: deadlineMs }, 'draining: shipping everything before exit');
+    },
+    onRecordingGeneration(generation, synced, reason) {
+      log.info({ generation, synced, reason }, 'recording generation');
+    },
+    onRecordingSegment(key, n, seconds) {
+      lastSync = Date.now();
+      segments.inc();
+      recordingBytes.inc({ kind: 'segment' }, n);
+      log.debug({ key, bytes: n, seconds }, 'recording segment durable');
+    },
+    onRecordingFinal(key, n, seconds) {
+      lastSync = Date.now();
+      recordingBytes.inc({ kind: 'final' }, n);
+      log.info({ key, bytes: n, seconds }, 'whole recording uploaded');
+    },
+    onRecordingLag(n) {
+      recordingLag.set(n);
+    },
+    onRecordingFailed(stage, attempt, err) {
+      recordingFailures.inc({ stage });
+      log.warn({ stage, attempt, err: (err as Error).message ?? String(err) }, 'object storage failed; retrying');
+    },
+    onMultipartStarted() {
+      multipart.inc({ outcome: 'started' });
+    },
+    onMultipartFinished(key, outcome) {
+      multipart.inc({ outcome });
+      if (outcome === 'aborted') log.warn({ key }, 'multipart upload aborted');
+    },
+    onDanglingUploadAborted(key, uploadId) {
+      multipart.inc({ outcome: 'aborted' });
+      log.warn({ key, upload_id: uploadId }, 'aborted a multipart upload left open by an earlier run');
     },
     onDrained(pipeline, complete, lagBytes) {
       if (complete) log.info({ pipeline }, 'pipeline drained');

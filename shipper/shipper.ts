@@ -12,6 +12,8 @@ import { createLinePipeline, type LinePipeline } from './ship/line-pipeline.js';
 import { createRetryingTransport } from './ship/retrying-transport.js';
 import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.js';
 import { createWatcher } from './tail/watcher.js';
+import { createRecordingPipeline, type RecordingPipeline } from './record/recording-pipeline.js';
+import type { ObjectStore } from '../shared/object-store.js';
 
 export interface RunningShipper {
   metricsUrl: string;
@@ -52,10 +54,29 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
     identityCheckMs: config.pollIntervalMs,
   }));
 
+  // The S3 client is loaded only when there is a bucket: it costs memory.
+  let store: ObjectStore | undefined;
+  let recording: RecordingPipeline | undefined;
+  if (config.recordingBucket) {
+    const { createObjectStore } = await import('../shared/object-store.js');
+    store = await createObjectStore({ bucket: config.recordingBucket, region: config.awsRegion, endpoint: config.s3Endpoint, forcePathStyle: config.s3ForcePathStyle });
+    recording = createRecordingPipeline({
+      path: join(config.runtimeDir, config.recordingFile),
+      workspaceId: config.workspaceId,
+      store,
+      transport,
+      checkpoints,
+      events,
+      syncIntervalMs: config.recordingSyncIntervalMs,
+      idleMs: config.recordingIdleMs,
+      retryMaxDelayMs: config.retryMaxDelayMs,
+    });
+  }
+
   const abort = new AbortController();
   const ops = await startOpsServer(config.metricsHost, config.metricsPort, registry, () => true);
-  const running = pipelines.map((p) => p.run(abort.signal));
-  events.onStarted(pipelines.map((p) => p.name));
+  const running = [...pipelines.map((p) => p.run(abort.signal)), ...(recording ? [recording.run(abort.signal)] : [])];
+  events.onStarted([...pipelines.map((p) => p.name), ...(recording ? ['recording'] : [])]);
 
   let draining: Promise<boolean> | undefined;
   return {
@@ -66,12 +87,14 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
         events.onDrainStarted(signal, deadlineMs);
         const deadline = setTimeout(() => abort.abort(), deadlineMs);
         pipelines.forEach((p) => p.drain());
+        recording?.drain();
         await Promise.all(running);
         clearTimeout(deadline);
         const complete = !abort.signal.aborted;
         await checkpoints.flush();
         watcher.close();
         await Promise.all([http.close(), ops.close()]);
+        store?.destroy();
         return complete;
       })();
       return draining;

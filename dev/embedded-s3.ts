@@ -1,0 +1,92 @@
+// A real S3-compatible server (s3rver, objects on the local filesystem) for
+// the demo, the tests and the benchmarks, on loopback. s3rver 3.7 implements
+// multipart upload but not AbortMultipartUpload nor ListMultipartUploads;
+// ferry calls both (a failed or interrupted upload must not be left open), so
+// this fixture adds the two over s3rver's own store of pending uploads.
+
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+import { freePort } from './free-port.js';
+
+export const S3_ACCESS_KEY = 'S3RVER';
+export const S3_SECRET_KEY = 'S3RVER';
+
+export interface S3Server {
+  endpoint: string;
+  bucket: string;
+  /** The environment a program needs to use this store. */
+  env: Record<string, string>;
+  /** Multipart uploads started and neither completed nor aborted. */
+  pendingUploads(): Promise<Array<{ key: string; uploadId: string }>>;
+  /** Stops answering (the store is "down"); start() brings it back with its data. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+type Ctx = { method: string; path: string; query: Record<string, unknown>; status: number; body: unknown; type: string };
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export async function startS3(bucket = 'workshop-recordings'): Promise<S3Server> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-s3-'));
+  const port = await freePort();
+  const uploadsDir = join(dir, bucket, '._S3rver_uploads');
+
+  async function pendingUploads(prefix = ''): Promise<Array<{ key: string; uploadId: string; initiated: Date }>> {
+    const ids = await readdir(uploadsDir).catch(() => [] as string[]);
+    const all = await Promise.all(ids.map(async (uploadId) => ({
+      uploadId,
+      key: await readFile(join(uploadsDir, uploadId, 'key'), 'utf8').catch(() => ''),
+      initiated: (await stat(join(uploadsDir, uploadId)).catch(() => ({ mtime: new Date(0) }))).mtime,
+    })));
+    return all.filter((u) => u.key !== '' && u.key.startsWith(prefix));
+  }
+
+  let server: S3rver | undefined;
+  const start = async () => {
+    if (server) return;
+    const s = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: bucket, configs: [] }], resetOnClose: false });
+    (s as unknown as { middleware: Array<(ctx: Ctx, next: () => Promise<void>) => Promise<void>> }).middleware.unshift(async (ctx, next) => {
+      const [b, ...rest] = ctx.path.split('/').filter(Boolean);
+      if (ctx.method === 'GET' && b === bucket && rest.length === 0 && 'uploads' in ctx.query) {
+        const uploads = await pendingUploads(String(ctx.query.prefix ?? ''));
+        ctx.type = 'application/xml';
+        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${bucket}</Bucket><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads.map((u) => `<Upload><Key>${escapeXml(u.key)}</Key><UploadId>${u.uploadId}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`).join('')}</ListMultipartUploadsResult>`;
+        return;
+      }
+      if (ctx.method === 'DELETE' && b === bucket && rest.length > 0 && typeof ctx.query.uploadId === 'string' && /^[0-9a-f]+$/.test(ctx.query.uploadId)) {
+        await rm(join(uploadsDir, ctx.query.uploadId), { recursive: true, force: true });
+        ctx.status = 204;
+        return;
+      }
+      await next();
+    });
+    await s.run();
+    server = s;
+  };
+  const stop = async () => {
+    const s = server;
+    server = undefined;
+    await s?.close();
+  };
+  await start();
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    bucket,
+    env: { RECORDING_BUCKET: bucket, AWS_ENDPOINT_URL_S3: endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY },
+    pendingUploads: async () => (await pendingUploads()).map(({ key, uploadId }) => ({ key, uploadId })),
+    stop,
+    start,
+    async destroy() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

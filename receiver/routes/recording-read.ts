@@ -1,0 +1,70 @@
+// GET /recordings/:workspace_id: one workspace's recording, for dashboards
+// (read token). The whole-file object when it exists, otherwise the durable
+// segments concatenated in order: the same bytes either way, up to what is
+// durable. ?generation= picks another generation than the one recording_refs
+// points at.
+
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ObjectStore } from '../../shared/object-store.js';
+import {
+  contiguousSegments, GENERATION_METADATA, generationFinalKey, parseS3Url, primaryFinalKey, segmentsPrefix,
+} from '../../shared/recording-keys.js';
+import { isValidId } from '../../shared/wire.js';
+import { bearer } from '../auth.js';
+import type { ReceiverConfig } from '../config.js';
+import { RequestError } from '../errors.js';
+import type { RouteContext } from './context.js';
+
+export const RECORDING_CONTENT_TYPE = 'application/x-asciicast';
+
+/** Dashboards send the read token as a bearer token, or as ?token= where headers cannot be set. */
+export function readToken(req: FastifyRequest): string | undefined {
+  return bearer(req.headers.authorization) ?? (req.query as Record<string, string | undefined>).token;
+}
+
+type S3Config = Pick<ReceiverConfig, 'recordingBucket' | 'awsRegion' | 's3Endpoint' | 's3ForcePathStyle'>;
+
+async function* concatenated(store: ObjectStore, keys: string[]): AsyncGenerator<Buffer> {
+  for (const key of keys) for await (const chunk of await store.read(key)) yield chunk as Buffer;
+}
+
+export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3: S3Config): void {
+  let store: Promise<ObjectStore> | undefined;
+  const objects = () => {
+    if (!s3.recordingBucket) throw new RequestError('not_found', 'recordings are not configured on this receiver (RECORDING_BUCKET)');
+    // Loaded on first use: the S3 client costs memory.
+    store ??= import('../../shared/object-store.js').then((m) => m.createObjectStore({ bucket: s3.recordingBucket!, region: s3.awsRegion, endpoint: s3.s3Endpoint, forcePathStyle: s3.s3ForcePathStyle }));
+    return store;
+  };
+
+  async function generationOf(store: ObjectStore, storagePath: string): Promise<string | undefined> {
+    const key = parseS3Url(storagePath)?.key ?? '';
+    const segments = /\/segments\/([^/]+)\/$/.exec(key);
+    if (segments) return segments[1];
+    return (await store.metadata(key))?.[GENERATION_METADATA];
+  }
+
+  app.get('/recordings/:workspace_id', async (req, reply) => {
+    ctx.auth.read(readToken(req));
+    const ws = (req.params as { workspace_id: string }).workspace_id;
+    if (!isValidId(ws)) throw new RequestError('bad_query', 'workspace_id must be 1-253 printable characters');
+    const s = await objects();
+    const ref = (await ctx.pool.query<{ storage_path: string }>('SELECT storage_path FROM recording_refs WHERE workspace_id = $1', [ws])).rows[0];
+    const asked = (req.query as Record<string, string | undefined>).generation;
+    const generation = asked ?? (ref ? await generationOf(s, ref.storage_path) : undefined);
+    if (!generation) throw new RequestError('not_found', `no recording for workspace ${ws}`);
+
+    const primary = primaryFinalKey(ws);
+    const primaryMeta = await s.metadata(primary);
+    const finalKey = primaryMeta?.[GENERATION_METADATA] === generation ? primary : (await s.metadata(generationFinalKey(ws, generation))) ? generationFinalKey(ws, generation) : undefined;
+    reply.type(RECORDING_CONTENT_TYPE).header('x-recording-generation', generation);
+    if (finalKey) return reply.header('x-recording-source', 'final').send(await s.read(finalKey));
+    const segments = contiguousSegments(await s.list(segmentsPrefix(ws, generation)));
+    if (segments.length === 0) throw new RequestError('not_found', `nothing of generation ${generation} is durable yet`);
+    return reply
+      .header('x-recording-source', 'segments')
+      .header('content-length', String(segments.at(-1)!.end))
+      .send(Readable.from(concatenated(s, segments.map((x) => x.key))));
+  });
+}

@@ -14,17 +14,26 @@ import { createLogger } from '../shared/log.js';
 import { RECEIVER_SPEC } from '../receiver/config.js';
 import { startReceiver } from '../receiver/receiver.js';
 import { startPostgres } from './embedded-postgres.js';
+import { startS3 } from './embedded-s3.js';
 import { freePort } from './free-port.js';
 import { simulateWorkspace } from './workspace-simulator.js';
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const WORKSPACE = 'demo-workspace';
+// The AWS SDK warns on Node 20 that its releases after January 2027 need Node 22;
+// the locked version runs here, and the demo's output stays readable.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 say('ferry demo: starting an embedded PostgreSQL ...');
 const postgres = await startPostgres();
 const databaseUrl = await postgres.createDatabase('ferry');
+say('ferry demo: starting an embedded S3-compatible store (s3rver) ...');
+const s3 = await startS3();
 const token = randomBytes(12).toString('hex');
-const config = loadConfig(RECEIVER_SPEC, { DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: process.env.PORT ?? '8080', LOG_LEVEL: 'error' });
+const readToken = randomBytes(12).toString('hex');
+const config = loadConfig(RECEIVER_SPEC, { ...s3.env, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, READ_TOKEN: readToken, HOST: '127.0.0.1', PORT: process.env.PORT ?? '8080', LOG_LEVEL: 'error' });
+// The receiver reads recordings with the store's credentials.
+Object.assign(process.env, { AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY });
 const receiver = await startReceiver(config, createLogger('ferry-receiver', config.logLevel));
 await receiver.ready;
 
@@ -34,6 +43,7 @@ const simulator = await simulateWorkspace(runtimeDir, { commandsPerSecond: 5 });
 const metricsPort = await freePort();
 const shipper = spawn(process.execPath, [fileURLToPath(new URL('../shipper/main.js', import.meta.url))], {
   env: {
+    ...s3.env, RECORDING_SYNC_INTERVAL_MS: '5000', RECORDING_IDLE_MS: '60000', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     PATH: process.env.PATH, WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: token,
     RUNTIME_DIR: runtimeDir, STATE_DIR: join(root, 'state'), METRICS_HOST: '127.0.0.1', METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn',
   },
@@ -46,10 +56,15 @@ say(`
 receiver:   ${receiver.url}   (metrics: ${receiver.url}/metrics)
 shipper:    pid ${shipper.pid}, tailing ${runtimeDir}   (metrics: http://127.0.0.1:${metricsPort}/metrics)
 database:   ${databaseUrl}
-token:      ${token}
+S3 store:   ${s3.endpoint}, bucket ${s3.bucket}
+token:      ${token}   (read token: ${readToken})
 
-A simulated workspace "${WORKSPACE}" is writing commands, state events and tutor
-calls; the shipper tails them into the receiver. Post a line yourself with:
+A simulated workspace "${WORKSPACE}" is writing commands, state events, tutor
+calls and its terminal recording; the shipper tails them into the receiver and
+the bucket. Watch the recording as it is synced:
+  curl -sS '${receiver.url}/recordings/${WORKSPACE}?token=${readToken}' | tail -3
+
+Post a line yourself with:
   printf '{"command":"hello","exit_code":0,"timestamp":"%s"}\\n' "$(date -u +%FT%TZ)" |
     curl -sS ${receiver.url}/ingest/commands -H 'Authorization: Bearer ${token}' \\
       -H 'Content-Type: application/x-ndjson' -H 'X-Workspace-Id: by-hand' -H 'X-Source-Id: demo-1' \\
@@ -74,7 +89,8 @@ const status = setInterval(async () => {
     (SELECT count(*) FROM llm_interactions) AS llm, (SELECT current_step FROM workspace_status WHERE workspace_id = $1) AS step`, [WORKSPACE]);
   const w = simulator.written();
   const r = rows[0];
-  say(`written ${w.commands}/${w.events}/${w.llm}  stored command_log=${r.commands} state_timeline=${r.events} llm_interactions=${r.llm}  current_step=${r.step ?? '-'}  shipper lag=${(await lagBytes()) ?? '?'} B`);
+  const rec = (await db.query('SELECT last_sync_byte FROM recording_refs WHERE workspace_id = $1', [WORKSPACE])).rows[0];
+  say(`written ${w.commands}/${w.events}/${w.llm}  stored command_log=${r.commands} state_timeline=${r.events} llm_interactions=${r.llm}  current_step=${r.step ?? '-'}  shipper lag=${(await lagBytes()) ?? '?'} B  recording ${rec?.last_sync_byte ?? 0}/${w.castBytes} B in S3`);
 }, 2000);
 
 let stopping = false;
@@ -88,9 +104,12 @@ async function stop() {
     shipper.once('exit', (code) => { say(`shipper exited ${code}`); resolve(); });
     shipper.kill('SIGTERM');
   });
+  const ref = (await db.query('SELECT storage_path, last_sync_byte FROM recording_refs WHERE workspace_id = $1', [WORKSPACE])).rows[0];
+  if (ref) say(`the recording landed at ${ref.storage_path} (${ref.last_sync_byte} bytes, read it with GET /recordings/${WORKSPACE})`);
   await db.end();
   await receiver.stop();
   await postgres.destroy();
+  await s3.destroy();
   await rm(root, { recursive: true, force: true });
   process.exit(0);
 }

@@ -14,16 +14,23 @@ export interface SimulatorOptions {
 }
 
 export interface Simulator {
-  written(): { commands: number; events: number; llm: number };
+  written(): { commands: number; events: number; llm: number; castBytes: number };
   stop(): void;
 }
 
 export async function simulateWorkspace(runtimeDir: string, o: SimulatorOptions): Promise<Simulator> {
   await mkdir(runtimeDir, { recursive: true });
   const rand = seededRandom(o.seed ?? 1);
-  const counts = { commands: 0, events: 0, llm: 0 };
+  const counts = { commands: 0, events: 0, llm: 0, castBytes: 0 };
   const stamp = () => new Date().toISOString();
+  const started = Date.now();
   let stopped = false;
+  // The terminal recording: an asciicast v2 header, then output events.
+  const cast = async (line: string) => {
+    await appendFile(join(runtimeDir, 'session.cast'), line);
+    counts.castBytes += Buffer.byteLength(line);
+  };
+  await cast(`${JSON.stringify({ version: 2, width: 120, height: 40, timestamp: Math.floor(started / 1000), env: { SHELL: '/bin/bash', TERM: 'xterm-256color' } })}\n`);
 
   const loop = async () => {
     while (!stopped) {
@@ -32,6 +39,8 @@ export async function simulateWorkspace(runtimeDir: string, o: SimulatorOptions)
       const [line] = commandLines(1, Math.floor(rand() * 1e9));
       await appendFile(join(runtimeDir, 'command-log.jsonl'), `${JSON.stringify({ ...line, timestamp: stamp() })}\n`);
       counts.commands++;
+      const t = (Date.now() - started) / 1000;
+      await cast(`${JSON.stringify([t, 'i', `${line!.command}\r`])}\n${JSON.stringify([t + 0.05, 'o', `$ ${line!.command}\r\n${'output line\r\n'.repeat(1 + Math.floor(rand() * 5))}`])}\n`);
       if (rand() < 0.2) {
         await appendFile(join(runtimeDir, 'state-events.jsonl'), `${JSON.stringify({ ...stateEvent(rand, counts.events), timestamp: stamp() })}\n`);
         counts.events++;

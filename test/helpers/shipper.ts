@@ -32,6 +32,7 @@ export function shipperEnv(receiverUrl: string, dirs: ShipperDirs, workspace: st
     POLL_INTERVAL_MS: '50',
     RETRY_MAX_DELAY_MS: '500',
     LOG_LEVEL: 'info',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...extra,
   };
 }

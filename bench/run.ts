@@ -9,9 +9,10 @@ import type { Scenario } from './scenario.js';
 import { e2e } from './scenarios/e2e.js';
 import { ingest } from './scenarios/ingest.js';
 import { latency } from './scenarios/latency.js';
+import { recording } from './scenarios/recording.js';
 import { shipper } from './scenarios/shipper.js';
 
-const SCENARIOS: Scenario[] = [ingest, shipper, e2e, latency];
+const SCENARIOS: Scenario[] = [ingest, shipper, e2e, latency, recording];
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 function usage(): string {

@@ -18,6 +18,8 @@ export interface S3Server {
   bucket: string;
   /** The environment a program needs to use this store. */
   env: Record<string, string>;
+  /** Request body bytes received since start (uploads, parts, retries included). */
+  bytesReceived(): number;
   /** Multipart uploads started and neither completed nor aborted. */
   pendingUploads(): Promise<Array<{ key: string; uploadId: string }>>;
   /** Stops answering (the store is "down"); start() brings it back with its data. */
@@ -48,10 +50,12 @@ export async function startS3(bucket = 'workshop-recordings'): Promise<S3Server>
   }
 
   let server: S3rver | undefined;
+  let received = 0;
   const start = async () => {
     if (server) return;
     const s = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: bucket, configs: [] }], resetOnClose: false });
     (s as unknown as { middleware: Array<(ctx: Ctx, next: () => Promise<void>) => Promise<void>> }).middleware.unshift(async (ctx, next) => {
+      (ctx as unknown as { req: NodeJS.ReadableStream }).req.on('data', (chunk: Buffer) => (received += chunk.length));
       const [b, ...rest] = ctx.path.split('/').filter(Boolean);
       if (ctx.method === 'GET' && b === bucket && rest.length === 0 && 'uploads' in ctx.query) {
         const uploads = await pendingUploads(String(ctx.query.prefix ?? ''));
@@ -81,6 +85,7 @@ export async function startS3(bucket = 'workshop-recordings'): Promise<S3Server>
     endpoint,
     bucket,
     env: { RECORDING_BUCKET: bucket, AWS_ENDPOINT_URL_S3: endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY },
+    bytesReceived: () => received,
     pendingUploads: async () => (await pendingUploads()).map(({ key, uploadId }) => ({ key, uploadId })),
     stop,
     start,

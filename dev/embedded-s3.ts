@@ -18,7 +18,7 @@ export interface S3Server {
   bucket: string;
   /** The environment a program needs to use this store. */
   env: Record<string, string>;
-  /** Request body bytes received since start (uploads, parts, retries included). */
+  /** Request body bytes announced (Content-Length) since start: uploads, parts, retries included. */
   bytesReceived(): number;
   /** Multipart uploads started and neither completed nor aborted. */
   pendingUploads(): Promise<Array<{ key: string; uploadId: string }>>;
@@ -55,7 +55,8 @@ export async function startS3(bucket = 'workshop-recordings'): Promise<S3Server>
     if (server) return;
     const s = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: bucket, configs: [] }], resetOnClose: false });
     (s as unknown as { middleware: Array<(ctx: Ctx, next: () => Promise<void>) => Promise<void>> }).middleware.unshift(async (ctx, next) => {
-      (ctx as unknown as { req: NodeJS.ReadableStream }).req.on('data', (chunk: Buffer) => (received += chunk.length));
+      // The announced length: listening to the body here would start it flowing before s3rver reads it.
+      received += Number((ctx as unknown as { req: { headers: Record<string, string | undefined> } }).req.headers['content-length'] ?? 0);
       const [b, ...rest] = ctx.path.split('/').filter(Boolean);
       if (ctx.method === 'GET' && b === bucket && rest.length === 0 && 'uploads' in ctx.query) {
         const uploads = await pendingUploads(String(ctx.query.prefix ?? ''));

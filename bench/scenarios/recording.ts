@@ -49,8 +49,8 @@ export const recording: Scenario = {
     const syncMs = ctx.int('BENCH_RECORDING_SYNC_MS', 10_000);
     const s3 = await startS3();
     const db = await startBenchDb();
-    const store = await createObjectStore({ bucket: s3.bucket, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true });
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+    const store = await createObjectStore({ bucket: s3.bucket, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true });
     try {
       const dir = join(ctx.workDir, 'ferry');
       await mkdir(join(dir, 'runtime'), { recursive: true });
@@ -64,16 +64,20 @@ export const recording: Scenario = {
       const stats = sampleProcess(shipper.pid!);
       const exited = new Promise<number | null>((r) => shipper.once('exit', (code) => r(code)));
 
-      // The naive recorder uploads the whole file every interval, from a copy of the same file.
+      // The naive recorder uploads the whole file every interval (the same file, in this process).
       let naiveBytes = 0;
       let naiveUploads = 0;
       const naiveEvents = { onMultipartStarted: () => undefined, onMultipartFinished: () => undefined };
-      const naive = setInterval(async () => {
-        const size = (await stat(cast)).size;
-        naiveBytes += size;
-        naiveUploads++;
-        await store.upload('naive/session.cast', createReadStream(cast, { start: 0, end: size - 1 }), size, {}, naiveEvents).catch(() => undefined);
-      }, syncMs);
+      let writing = true;
+      const naive = (async () => {
+        while (writing) {
+          await new Promise((r) => setTimeout(r, syncMs));
+          const size = (await stat(cast)).size;
+          naiveBytes += size;
+          naiveUploads++;
+          await store.upload('naive/session.cast', createReadStream(cast, { start: 0, end: size - 1 }), size, {}, naiveEvents);
+        }
+      })();
 
       ctx.progress(`writing ${(totalBytes / 1e6).toFixed(0)} MB of recording over ${seconds} s (sync every ${syncMs / 1000} s)`);
       const ticks = seconds * 10;
@@ -82,7 +86,8 @@ export const recording: Scenario = {
         await new Promise((r) => setTimeout(r, Math.max(0, t0 + (i + 1) * 100 - performance.now())));
         await appendFile(cast, castChunk(i / 10, totalBytes / ticks));
       }
-      clearInterval(naive);
+      writing = false;
+      await naive;
       const size = (await stat(cast)).size;
       const uploadedBeforeStop = s3.bytesReceived() - naiveBytes;
 

@@ -3,9 +3,9 @@
 // (a retry writes the same key with the same bytes), and the receiver hears
 // how much is durable. When the file has been idle long enough, and at
 // shutdown, the whole file is uploaded as one object, byte-identical to the
-// local file. Bytes uploaded over a session: the segments (the file once) plus
-// the final object (once more), plus once per idle period that is followed by
-// more recording.
+// local file. Bytes uploaded over a session: the segments (the file up to the
+// last sync before shutdown) plus the final object (the whole file), plus the
+// whole file again per idle period that is followed by more recording.
 
 import type { ObjectStore } from '../../shared/object-store.js';
 import {
@@ -190,7 +190,8 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
       lastSize = size;
       lastGrowth = performance.now();
     }
-    await uploadSegments(source, await completeEnd(source, position!.synced, size), signal);
+    // At shutdown the whole object makes the tail durable: a last segment would upload it twice.
+    if (!draining) await uploadSegments(source, await completeEnd(source, position!.synced, size), signal);
     events.onRecordingLag(size - position!.synced);
     const idle = performance.now() - lastGrowth >= d.idleMs;
     if (idle || draining) await finalize(source, signal);

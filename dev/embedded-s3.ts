@@ -18,8 +18,8 @@ export interface S3Server {
   bucket: string;
   /** The environment a program needs to use this store. */
   env: Record<string, string>;
-  /** Request body bytes announced (Content-Length) since start: uploads, parts, retries included. */
-  bytesReceived(): number;
+  /** Object bytes received since start under a key prefix: bodies of PUTs (objects and parts, retries included). */
+  bytesReceived(prefix?: string): number;
   /** Multipart uploads started and neither completed nor aborted. */
   pendingUploads(): Promise<Array<{ key: string; uploadId: string }>>;
   /** Stops answering (the store is "down"); start() brings it back with its data. */
@@ -50,14 +50,18 @@ export async function startS3(bucket = 'workshop-recordings'): Promise<S3Server>
   }
 
   let server: S3rver | undefined;
-  let received = 0;
+  const received = new Map<string, number>();
   const start = async () => {
     if (server) return;
     const s = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: bucket, configs: [] }], resetOnClose: false });
     (s as unknown as { middleware: Array<(ctx: Ctx, next: () => Promise<void>) => Promise<void>> }).middleware.unshift(async (ctx, next) => {
-      // The announced length: listening to the body here would start it flowing before s3rver reads it.
-      received += Number((ctx as unknown as { req: { headers: Record<string, string | undefined> } }).req.headers['content-length'] ?? 0);
+      // Object data is what PUTs carry (objects and parts; not the XML of other calls). The
+      // announced length: listening to the body here would start it flowing before s3rver reads it.
       const [b, ...rest] = ctx.path.split('/').filter(Boolean);
+      if (ctx.method === 'PUT') {
+        const key = rest.join('/');
+        received.set(key, (received.get(key) ?? 0) + Number((ctx as unknown as { req: { headers: Record<string, string | undefined> } }).req.headers['content-length'] ?? 0));
+      }
       if (ctx.method === 'GET' && b === bucket && rest.length === 0 && 'uploads' in ctx.query) {
         const uploads = await pendingUploads(String(ctx.query.prefix ?? ''));
         ctx.type = 'application/xml';
@@ -86,7 +90,7 @@ export async function startS3(bucket = 'workshop-recordings'): Promise<S3Server>
     endpoint,
     bucket,
     env: { RECORDING_BUCKET: bucket, AWS_ENDPOINT_URL_S3: endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY },
-    bytesReceived: () => received,
+    bytesReceived: (prefix = '') => [...received].reduce((sum, [key, n]) => (key.startsWith(prefix) ? sum + n : sum), 0),
     pendingUploads: async () => (await pendingUploads()).map(({ key, uploadId }) => ({ key, uploadId })),
     stop,
     start,

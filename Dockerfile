@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# One image, both programs: ferry-receiver (the default command) and
+# ferry-shipper (the sidecar sets `command`). Node 24 LTS on Debian slim:
+# node is on PATH for the shipper's preStop hook, and there is no compiler,
+# package manager cache or test tooling in the final stage.
+
+FROM node:24-trixie-slim AS build
+WORKDIR /src
+# Install scripts are not needed to compile (the only one belongs to the
+# embedded PostgreSQL used by tests, which the image never runs).
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY shared ./shared
+COPY receiver ./receiver
+COPY shipper ./shipper
+RUN npm run build
+
+FROM node:24-trixie-slim AS production-deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-trixie-slim
+ENV NODE_ENV=production
+WORKDIR /app
+# Both programs read their version from package.json at /app.
+COPY package.json ./
+COPY --from=production-deps /src/node_modules ./node_modules
+COPY --from=build /src/dist/shared ./dist/shared
+COPY --from=build /src/dist/receiver ./dist/receiver
+COPY --from=build /src/dist/shipper ./dist/shipper
+# The image's `node` user, by number, so that Kubernetes' runAsNonRoot can
+# verify it without a passwd lookup.
+USER 1000:1000
+# 8080: receiver ingest, /metrics, /healthz, /readyz. 9464: shipper /metrics, /healthz, /readyz.
+EXPOSE 8080 9464
+CMD ["node", "/app/dist/receiver/main.js", "serve"]

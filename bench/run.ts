@@ -1,22 +1,28 @@
 // npm run bench [-- scenario ...]: runs the named scenarios (all by default),
-// prints their tables and writes bench/results/<scenario>.json.
+// prints their tables, writes bench/results/<scenario>.json, then the report
+// (bench/results/report.html, rendered in Chromium to PNG) from those files.
+// `npm run bench -- report` only rebuilds the report.
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeReport } from './report/write-report.js';
 import type { Scenario } from './scenario.js';
-import { e2e } from './scenarios/e2e.js';
+import { catchUp } from './scenarios/catch-up.js';
+import { crash } from './scenarios/crash.js';
+import { fleet } from './scenarios/fleet.js';
 import { ingest } from './scenarios/ingest.js';
 import { latency } from './scenarios/latency.js';
+import { peer } from './scenarios/peer.js';
 import { recording } from './scenarios/recording.js';
 import { shipper } from './scenarios/shipper.js';
 
-const SCENARIOS: Scenario[] = [ingest, shipper, e2e, latency, recording];
+const SCENARIOS: Scenario[] = [ingest, shipper, catchUp, peer, latency, fleet, recording, crash];
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 function usage(): string {
-  return `Usage: npm run bench [-- <scenario> ...]\n\nScenarios:\n${SCENARIOS.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join('\n')}\n`;
+  return `Usage: npm run bench [-- <scenario> ...]\n\nScenarios:\n${SCENARIOS.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join('\n')}\n  ${'report'.padEnd(12)} only rebuild bench/results/report.html from the JSON there\n`;
 }
 
 const names = process.argv.slice(2);
@@ -24,7 +30,8 @@ if (names.includes('--help') || names.includes('-h')) {
   process.stdout.write(usage());
   process.exit(0);
 }
-const chosen = names.length === 0 ? SCENARIOS : names.map((n) => SCENARIOS.find((s) => s.name === n) ?? (process.stderr.write(`unknown scenario ${n}\n${usage()}`), process.exit(2)));
+const reportOnly = names.length === 1 && names[0] === 'report';
+const chosen = names.length === 0 || reportOnly ? (reportOnly ? [] : SCENARIOS) : names.map((n) => SCENARIOS.find((s) => s.name === n) ?? (process.stderr.write(`unknown scenario ${n}\n${usage()}`), process.exit(2)));
 
 await mkdir(RESULTS_DIR, { recursive: true });
 const machine = { cpus: cpus().length, cpu_model: cpus()[0]?.model, memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version };
@@ -38,10 +45,13 @@ for (const scenario of chosen) {
       int: (name, fallback) => (process.env[name] ? Number.parseInt(process.env[name]!, 10) : fallback),
       progress: (m) => process.stderr.write(`[${scenario.name} ${((Date.now() - started.getTime()) / 1000).toFixed(0)}s] ${m}\n`),
     });
-    await writeFile(join(RESULTS_DIR, `${scenario.name}.json`), JSON.stringify({ scenario: scenario.name, started: started.toISOString(), machine, ...result }, null, 2));
+    const seconds = Math.round((Date.now() - started.getTime()) / 1000);
+    await writeFile(join(RESULTS_DIR, `${scenario.name}.json`), JSON.stringify({ scenario: scenario.name, description: scenario.description, started: started.toISOString(), seconds, machine, ...result }, null, 2));
     if (result.verdicts.some((v) => !v.met)) failed = true;
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
 }
+const report = await writeReport(RESULTS_DIR, SCENARIOS.map((s) => s.name));
+process.stderr.write(`report: ${report.html} (${report.results} scenarios, ${report.rendered.charts} charts rendered in Chromium; screenshot ${report.rendered.pageScreenshot})\n`);
 process.exitCode = failed ? 1 : 0;

@@ -1,19 +1,27 @@
 // What a benchmark scenario is: a name, and a run that returns its figures
 // beside the baselines it measured in the same run.
 
+import type { Chart } from './lib/charts.js';
+
 export interface Verdict {
   target: string;
   measured: string;
   met: boolean;
 }
 
+export type Row = Record<string, string | number>;
+
 export interface ScenarioResult {
   /** The printed table, as it appeared on the terminal. */
   table: string;
-  rows: Array<Record<string, string | number>>;
+  rows: Row[];
   verdicts: Verdict[];
-  /** Samples over time (CPU, RSS, latency), by series name. */
-  series?: Record<string, unknown[]>;
+  /** Further tables (per stage, per kill, ...), by title. */
+  tables?: Record<string, Row[]>;
+  /** What a reader must know to read the figures honestly (samples, extrapolations, shared machine). */
+  notes?: string[];
+  /** Charts of this run: the report draws them, with every point taken from here. */
+  charts?: Chart[];
 }
 
 export interface ScenarioContext {

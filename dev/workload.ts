@@ -45,6 +45,23 @@ export function llmLine(rand: () => number, i: number, promptBytes: number): Rec
   };
 }
 
+/** What one student action writes: a command, sometimes a state event, now and then a tutor call with a 5-50 KB prompt. */
+export interface Activity {
+  command: CommandLine;
+  event?: Record<string, unknown>;
+  llm?: Record<string, unknown>;
+}
+
+/** One action of a workspace; `counts` numbers its events and tutor calls. Timestamps are now. */
+export function nextActivity(rand: () => number, counts: { events: number; llm: number }): Activity {
+  const stamp = new Date().toISOString();
+  const [line] = commandLines(1, Math.floor(rand() * 1e9));
+  const activity: Activity = { command: { ...line!, timestamp: stamp } };
+  if (rand() < 0.2) activity.event = { ...stateEvent(rand, counts.events++), timestamp: stamp };
+  if (rand() < 0.03) activity.llm = { ...llmLine(rand, counts.llm++, 5_000 + Math.floor(rand() * 45_000)), requested_at: stamp };
+  return activity;
+}
+
 export function toNdjson(lines: readonly object[]): string {
   return lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
 }

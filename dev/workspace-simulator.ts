@@ -5,7 +5,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { seededRandom } from './random.js';
-import { commandLines, llmLine, stateEvent } from './workload.js';
+import { nextActivity } from './workload.js';
 
 export interface SimulatorOptions {
   /** Mean commands per second. */
@@ -22,7 +22,6 @@ export async function simulateWorkspace(runtimeDir: string, o: SimulatorOptions)
   await mkdir(runtimeDir, { recursive: true });
   const rand = seededRandom(o.seed ?? 1);
   const counts = { commands: 0, events: 0, llm: 0, castBytes: 0 };
-  const stamp = () => new Date().toISOString();
   const started = Date.now();
   let stopped = false;
   // The terminal recording: an asciicast v2 header, then output events.
@@ -36,19 +35,13 @@ export async function simulateWorkspace(runtimeDir: string, o: SimulatorOptions)
     while (!stopped) {
       await new Promise((r) => setTimeout(r, (-Math.log(1 - rand()) * 1000) / o.commandsPerSecond));
       if (stopped) break;
-      const [line] = commandLines(1, Math.floor(rand() * 1e9));
-      await appendFile(join(runtimeDir, 'command-log.jsonl'), `${JSON.stringify({ ...line, timestamp: stamp() })}\n`);
+      const a = nextActivity(rand, counts);
+      await appendFile(join(runtimeDir, 'command-log.jsonl'), `${JSON.stringify(a.command)}\n`);
       counts.commands++;
       const t = (Date.now() - started) / 1000;
-      await cast(`${JSON.stringify([t, 'i', `${line!.command}\r`])}\n${JSON.stringify([t + 0.05, 'o', `$ ${line!.command}\r\n${'output line\r\n'.repeat(1 + Math.floor(rand() * 5))}`])}\n`);
-      if (rand() < 0.2) {
-        await appendFile(join(runtimeDir, 'state-events.jsonl'), `${JSON.stringify({ ...stateEvent(rand, counts.events), timestamp: stamp() })}\n`);
-        counts.events++;
-      }
-      if (rand() < 0.03) {
-        await appendFile(join(runtimeDir, 'llm-history.jsonl'), `${JSON.stringify({ ...llmLine(rand, counts.llm, 5_000 + Math.floor(rand() * 45_000)), requested_at: stamp() })}\n`);
-        counts.llm++;
-      }
+      await cast(`${JSON.stringify([t, 'i', `${a.command.command}\r`])}\n${JSON.stringify([t + 0.05, 'o', `$ ${a.command.command}\r\n${'output line\r\n'.repeat(1 + Math.floor(rand() * 5))}`])}\n`);
+      if (a.event) await appendFile(join(runtimeDir, 'state-events.jsonl'), `${JSON.stringify(a.event)}\n`);
+      if (a.llm) await appendFile(join(runtimeDir, 'llm-history.jsonl'), `${JSON.stringify(a.llm)}\n`);
     }
   };
   void loop();

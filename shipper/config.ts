@@ -65,7 +65,7 @@ export interface BatchLimits {
 
 /** Defaults from the benchmark (bench/README.md, "shipper"). */
 export const DEFAULT_BATCH: BatchLimits = { maxEvents: 50_000, maxBytes: 4 * 1024 ** 2 };
-const DEFAULT_BATCH_BY_STREAM: Record<LineStream, BatchLimits> = {
+export const DEFAULT_BATCH_BY_STREAM: Record<LineStream, BatchLimits> = {
   commands: DEFAULT_BATCH,
   events: DEFAULT_BATCH,
   llm: { maxEvents: 1_000, maxBytes: 4 * 1024 ** 2 },

@@ -2,6 +2,7 @@
 // receiver's schema, and the resets between runs.
 
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { startPostgres, type PostgresServer } from '../../dev/embedded-postgres.js';
@@ -16,6 +17,12 @@ export interface BenchDb {
   /** Empties the data tables and checkpoints, so each run starts alike. */
   reset(): Promise<void>;
   count(table: string): Promise<number>;
+  /** Rows and distinct commands in command_log: lines carry a unique `#seq`, so doubles show. */
+  commandRows(): Promise<{ rows: number; distinct: number }>;
+  /** Transactions committed in this database so far (pg_stat_database; flushed by backends within a second or so). */
+  commits(): Promise<number>;
+  /** The postmaster's pid, to sample PostgreSQL's CPU and memory. */
+  postmasterPid(): Promise<number>;
   /** `psql \copy` of a COPY text file into a table: the ceiling. */
   psqlCopy(table: string, columns: string, file: string): Promise<void>;
   close(): Promise<void>;
@@ -34,6 +41,17 @@ export async function startBenchDb(): Promise<BenchDb> {
     },
     async count(table) {
       return Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+    },
+    async commandRows() {
+      const { rows } = await pool.query('SELECT count(*) AS rows, count(DISTINCT command) AS distinct FROM command_log');
+      return { rows: Number(rows[0].rows), distinct: Number(rows[0].distinct) };
+    },
+    async commits() {
+      return Number((await pool.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit);
+    },
+    async postmasterPid() {
+      const backend = Number((await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      return Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${backend}/status`, 'utf8'))![1]);
     },
     async psqlCopy(table, columns, file) {
       await exec('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${table} (${columns}) FROM '${file}'`], { maxBuffer: 1 << 20 });

@@ -1,6 +1,7 @@
-// CPU and memory of a process from /proc, sampled while a scenario runs.
+// CPU and memory of a process (or a process and its children, for
+// PostgreSQL's postmaster and backends) from /proc, sampled while a scenario runs.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLOCK_TICKS = 100;
 
@@ -12,14 +13,53 @@ export interface ProcSample {
   cpuSeconds: number;
 }
 
-function read(pid: number): { rssBytes: number; hwmBytes: number; cpuSeconds: number } | undefined {
+interface Reading {
+  rssBytes: number;
+  hwmBytes: number;
+  cpuSeconds: number;
+}
+
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+function statusKb(pid: number, field: string, file = 'status'): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+function readOne(pid: number): Reading | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
-    return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), cpuSeconds };
+    const f = statFields(pid);
+    return { rssBytes: statusKb(pid, 'VmRSS'), hwmBytes: statusKb(pid, 'VmHWM'), cpuSeconds: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A process and its live children. CPU includes the children already reaped
+ * (cutime, cstime), so short-lived backends count. Memory is PSS: backends
+ * share PostgreSQL's buffers, and RSS would count them once per backend.
+ */
+function readTree(root: number): Reading | undefined {
+  try {
+    const f = statFields(root);
+    let cpuSeconds = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
+    let rssBytes = statusKb(root, 'Pss', 'smaps_rollup');
+    for (const name of readdirSync('/proc')) {
+      const pid = Number(name);
+      if (!Number.isInteger(pid) || pid === root) continue;
+      try {
+        const c = statFields(pid);
+        if (Number(c[1]) !== root) continue;
+        cpuSeconds += (Number(c[11]) + Number(c[12])) / CLOCK_TICKS;
+        rssBytes += statusKb(pid, 'Pss', 'smaps_rollup');
+      } catch {
+        // the child exited between the listing and the read
+      }
+    }
+    return { rssBytes, hwmBytes: rssBytes, cpuSeconds };
   } catch {
     return undefined;
   }
@@ -36,13 +76,13 @@ export interface ProcSummary {
   samples: ProcSample[];
 }
 
-export function sampleProcess(pid: number, everyMs = 100): Sampler {
+function sampler(read: () => Reading | undefined, everyMs: number): Sampler {
   const started = performance.now();
-  const first = read(pid);
+  const first = read();
   const samples: ProcSample[] = [];
   let hwm = 0;
   const take = () => {
-    const s = read(pid);
+    const s = read();
     if (s) hwm = Math.max(hwm, s.hwmBytes);
     if (s) samples.push({ t: (performance.now() - started) / 1000, rssBytes: s.rssBytes, cpuSeconds: s.cpuSeconds - (first?.cpuSeconds ?? 0) });
   };
@@ -61,4 +101,13 @@ export function sampleProcess(pid: number, everyMs = 100): Sampler {
       };
     },
   };
+}
+
+export function sampleProcess(pid: number, everyMs = 100): Sampler {
+  return sampler(() => readOne(pid), everyMs);
+}
+
+/** PostgreSQL as a whole: the postmaster and every backend. Slower to read, so sampled less often. */
+export function sampleProcessTree(rootPid: number, everyMs = 500): Sampler {
+  return sampler(() => readTree(rootPid), everyMs);
 }

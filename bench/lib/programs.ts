@@ -10,6 +10,8 @@ export const RECEIVER_BIN = `${DIST}receiver/main.js`;
 export const SHIPPER_BIN = `${DIST}shipper/main.js`;
 export const NAIVE_RECEIVER_BIN = `${DIST}bench/naive-receiver.js`;
 export const DISCARD_RECEIVER_BIN = `${DIST}bench/discard-receiver.js`;
+export const NAIVE_SHIPPER_BIN = `${DIST}bench/naive-shipper.js`;
+export const FLEET_GENERATOR_BIN = `${DIST}bench/fleet-generator.js`;
 
 export interface Program {
   child: ChildProcess;
@@ -50,9 +52,9 @@ export function startListening(bin: string, env: Record<string, string>, logMatc
 }
 
 /** The receiver, started and migrated. */
-export async function startReceiverProcess(databaseUrl: string, token: string, extra: Record<string, string> = {}): Promise<Program> {
+export async function startReceiverProcess(databaseUrl: string, token: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Program> {
   const port = await freePort();
-  const child = spawn(process.execPath, [RECEIVER_BIN], {
+  const child = spawn(process.execPath, [...nodeArgs, RECEIVER_BIN], {
     env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...extra },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -78,5 +80,25 @@ export function startShipperProcess(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [SHIPPER_BIN], {
     env: { PATH: process.env.PATH, LOG_LEVEL: process.env.BENCH_SHIPPER_LOG ? 'debug' : 'warn', METRICS_HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
     stdio: ['ignore', log, 'inherit'],
+  });
+}
+
+/** ferry-shipper with its /metrics on a known port, to see it deliver. */
+export async function startWatchedShipper(env: Record<string, string>): Promise<{ child: ChildProcess; metricsUrl: string }> {
+  const port = await freePort();
+  return { child: startShipperProcess({ ...env, METRICS_PORT: String(port) }), metricsUrl: `http://127.0.0.1:${port}` };
+}
+
+/** Runs a bench program to its end; its last stdout line is its JSON result. */
+export function runToEnd<T>(bin: string, env: Record<string, string>): Promise<T> {
+  const child = spawn(process.execPath, [bin], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      const last = out.trim().split('\n').at(-1) ?? '';
+      if (code === 0) resolve(JSON.parse(last) as T);
+      else reject(new Error(`${bin} exited with ${code}`));
+    });
   });
 }

@@ -9,6 +9,7 @@ import { startBenchDb, type BenchDb } from '../lib/bench-db.js';
 import { startCommitClock } from '../lib/commit-clock.js';
 import { startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
 import { startRsyslog } from '../lib/rsyslog.js';
+import { percentilesOverTime, progressChart } from '../lib/charts.js';
 import { percentile } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
@@ -81,7 +82,12 @@ export const latency: Scenario = {
         { target: 'ferry loses nothing', measured: `${f.lost} lost`, met: f.lost === 0 },
       ];
       printTable('targets', verdicts.map((v) => ({ ...v, met: v.met ? 'yes' : 'NO' })));
-      return { table, rows: summary, verdicts, series: { ferry: ferry.samples, rsyslog: rsyslog.samples } };
+      const timed = (r: typeof ferry) => r.samples.map((s) => ({ t: (s.seq * everyMs) / 1000, ms: s.ms }));
+      const charts = [
+        percentilesOverTime('percentiles', 'write → visible: p50 and p99 per 5 s', [{ name: 'ferry', samples: timed(ferry) }, { name: 'rsyslog', baseline: true, samples: timed(rsyslog) }], 5),
+        progressChart('each', 'write → visible, every line', 'ms', [{ name: 'ferry', points: timed(ferry).filter((s) => Number.isFinite(s.ms)).map((s) => [s.t, s.ms]) }, { name: 'rsyslog', baseline: true, points: timed(rsyslog).filter((s) => Number.isFinite(s.ms)).map((s) => [s.t, s.ms]) }]),
+      ];
+      return { table, rows: summary, verdicts, charts };
     } finally {
       await db.close();
     }

@@ -8,6 +8,7 @@ import { open, symlink, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commandBacklog, type Backlog } from '../lib/backlog.js';
+import { barsFromRows, processCharts } from '../lib/charts.js';
 import { sampleProcess } from '../lib/proc-stats.js';
 import { DISCARD_RECEIVER_BIN, startListening, startShipperProcess, stopChild } from '../lib/programs.js';
 import { MIB } from '../lib/stats.js';
@@ -94,6 +95,7 @@ export const shipper: Scenario = {
       { target: 'shipper peak RSS <= 96 MiB', measured: `${rss.toFixed(0)} MiB`, met: rss <= 96 },
     ];
     printTable('targets', verdicts.map((v) => ({ ...v, met: v.met ? 'yes' : 'NO' })));
-    return { table, rows, verdicts, series: { shipper: main.stats.samples } };
+    const charts = [barsFromRows('rate', 'shipper alone: MB/s (read ceiling beside it)', 'MB/s', rows, 'MB/s', (m) => !m.includes('ferry') && !m.includes('batch')), ...processCharts('shipper', 'ferry-shipper with its defaults', [{ name: 'ferry-shipper', summary: main.stats }])];
+    return { table, rows, verdicts, charts };
   },
 };

@@ -1,0 +1,25 @@
+// The crash schedule: SIGKILL a shipper mid-backlog, start it again at once
+// (as Kubernetes restarts a container), and time how long until the new
+// process moves data again.
+
+import type { ChildProcess } from 'node:child_process';
+import { sleep } from './poll.js';
+
+export interface Restarted<T> {
+  next: T;
+  /** From the new process's start to its first data moving, as `resumed` sees it. */
+  resumeSeconds: number;
+}
+
+export async function killAndRestart<T>(victim: ChildProcess, start: () => Promise<T>, resumed: (next: T) => Promise<boolean>, timeoutS = 60): Promise<Restarted<T>> {
+  const gone = new Promise<void>((r) => (victim.exitCode !== null || victim.signalCode !== null ? r() : victim.once('exit', () => r())));
+  victim.kill('SIGKILL');
+  await gone;
+  const t0 = performance.now();
+  const next = await start();
+  while (!(await resumed(next))) {
+    if (performance.now() - t0 > timeoutS * 1000) throw new Error(`nothing moved ${timeoutS} s after the restart`);
+    await sleep(10);
+  }
+  return { next, resumeSeconds: (performance.now() - t0) / 1000 };
+}

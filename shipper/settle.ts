@@ -1,19 +1,9 @@
-#!/usr/bin/env node
-// The preStop hook of the shipper when it runs as a classic second container
-// (clusters without native sidecars). There, Kubernetes signals every
-// container at once, so the workspace may still be writing its last lines
-// when the shipper would start draining. This waits until nothing in
-// RUNTIME_DIR has changed for a quiet period (the workspace has written its
-// final lines, or has exited), or until a cap, and returns; the kubelet's
-// SIGTERM follows and the shipper drains everything there is. It always exits
-// 0: a failed hook would only delay that SIGTERM to the end of the grace period.
-//
-// A native sidecar needs none of this: the kubelet stops it only after the
-// workspace container has exited.
+// Settling: waiting until the workspace has stopped writing its runtime files,
+// for the classic-container preStop hook (prestop.ts says why).
 
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { int, loadConfig } from '../shared/env.js';
+import { int } from '../shared/env.js';
 import { SHIPPER_SPEC } from './config.js';
 
 export const SETTLE_SPEC = {
@@ -34,7 +24,8 @@ async function snapshot(dir: string): Promise<string> {
   return entries.join('\n');
 }
 
-async function settle(dir: string, quietMs: number, maxMs: number): Promise<void> {
+/** Returns once nothing in `dir` has changed for `quietMs`, or after `maxMs` at the latest. */
+export async function settle(dir: string, quietMs: number, maxMs: number): Promise<void> {
   const deadline = Date.now() + maxMs;
   let last = await snapshot(dir);
   let quietSince = Date.now();
@@ -46,11 +37,4 @@ async function settle(dir: string, quietMs: number, maxMs: number): Promise<void
       quietSince = Date.now();
     }
   }
-}
-
-try {
-  const c = loadConfig(SETTLE_SPEC);
-  await settle(c.runtimeDir, c.quietMs, c.maxMs);
-} catch (err) {
-  process.stderr.write(`ferry-shipper settle: ${(err as Error).message}\n`);
 }

@@ -1,0 +1,123 @@
+// The workspace pod with the shipper, in both variants (native sidecar and
+// classic second container), checked as a platform team would review it:
+// the student's container holds no credential and cannot touch the shipper's
+// state, the shipper reads the runtime files read-only, is probed, bounded
+// and locked down, and every variable it is given is one it reads.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../shared/env.js';
+import { batchSettings, loadShipperConfig, SHIPPER_SPEC, type ShipperConfig } from '../../shipper/config.js';
+import { SETTLE_SPEC } from '../../shipper/settle.js';
+import { allContainers, container, containerEnv, FROM_FIELD, MiB, quantity, secretsReadBy, type Container } from './lib/pod.js';
+import { only, render } from './lib/render.js';
+
+/** Read by the AWS SDK itself, not by ferry's configuration. */
+const AWS_SDK_CREDENTIALS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+/** Measured peaks (bench/README.md): JSONL backlog, and a recording upload with the S3 client loaded. */
+const PEAK_RSS = { jsonl: 75 * MiB, recording: 123 * MiB };
+/** Time the kubelet needs between the end of the drain and SIGKILL, at least. */
+const GRACE_MARGIN_MS = 5_000;
+
+describe.each([
+  { variant: 'workspace/native', native: true },
+  { variant: 'workspace/classic', native: false },
+])('$variant', ({ variant, native }) => {
+  let spec: Record<string, any>;
+  let shipper: Container;
+  let workspace: Container;
+  let config: ShipperConfig;
+
+  beforeAll(async () => {
+    spec = only(await render(variant), 'Pod').spec;
+    shipper = container(spec, 'ferry-shipper');
+    workspace = container(spec, 'workspace');
+    config = loadShipperConfig((s) => loadConfig(s, containerEnv(shipper)));
+  });
+
+  it(native ? 'runs the shipper as a native sidecar, with no preStop hook' : 'runs the shipper as a second container whose preStop waits for the final writes', () => {
+    if (native) {
+      expect(spec.initContainers.map((c: Container) => c.name)).toEqual(['ferry-shipper']);
+      expect(shipper.restartPolicy).toBe('Always');
+      // A sidecar whose preStop made it exit would be restarted.
+      expect(shipper.lifecycle).toBeUndefined();
+    } else {
+      expect(spec.initContainers).toBeUndefined();
+      expect(spec.containers.map((c: Container) => c.name)).toEqual(['workspace', 'ferry-shipper']);
+      const [node, program] = shipper.lifecycle.preStop.exec.command;
+      expect(node).toBe('node');
+      // The image holds the repository's build under /app (Dockerfile).
+      expect(existsSync(fileURLToPath(new URL(`../..${program.replace(/^\/app/, '')}`, import.meta.url))), program).toBe(true);
+    }
+  });
+
+  it('gives the workspace container no Secret, no service account token and no view of the shipper\'s processes', () => {
+    expect(secretsReadBy(workspace, spec)).toEqual([]);
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.shareProcessNamespace).not.toBe(true);
+  });
+
+  it('keeps the credentials in the shipper, read from a Secret', () => {
+    expect(secretsReadBy(shipper, spec).length).toBeGreaterThan(0);
+    for (const name of ['INGEST_TOKEN', 'AWS_SECRET_ACCESS_KEY']) {
+      expect(shipper.env!.find((e) => e.name === name)?.valueFrom?.secretKeyRef, name).toBeDefined();
+    }
+  });
+
+  it('mounts the runtime files read-only in the shipper, at the folder it reads', () => {
+    const mounts = shipper.volumeMounts!.filter((m) => m.mountPath === config.runtimeDir);
+    expect(mounts).toEqual([expect.objectContaining({ readOnly: true })]);
+    const shared = workspace.volumeMounts!.find((m) => m.name === mounts[0]!.name);
+    expect(shared?.mountPath).toBe('/workshop/runtime');
+  });
+
+  it('keeps the checkpoints in an emptyDir of the shipper\'s own that the workspace cannot write', () => {
+    const state = shipper.volumeMounts!.find((m) => m.mountPath === config.stateDir)!;
+    expect(state.readOnly).not.toBe(true);
+    expect(spec.volumes.find((v: { name: string }) => v.name === state.name).emptyDir).toBeDefined();
+    for (const c of allContainers(spec).filter((c) => c !== shipper)) {
+      expect(c.volumeMounts?.filter((m) => m.name === state.name && !m.readOnly) ?? [], c.name).toEqual([]);
+    }
+  });
+
+  it('sets WORKSPACE_ID from the pod name and only variables the shipper reads', () => {
+    expect(shipper.env!.find((e) => e.name === 'WORKSPACE_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    expect(config.workspaceId).toBe(FROM_FIELD);
+    const read = new Set([
+      ...Object.values(SHIPPER_SPEC).map((s) => s.env),
+      ...Object.values(SETTLE_SPEC).map((s) => s.env),
+      ...config.pipelines.flatMap((p) => Object.values(batchSettings(p)).map((s) => s.env)),
+      ...AWS_SDK_CREDENTIALS,
+    ]);
+    expect(Object.keys(containerEnv(shipper)).filter((name) => !read.has(name))).toEqual([]);
+  });
+
+  it('probes the shipper\'s health endpoints on its metrics port', () => {
+    const port = shipper.ports.find((p: { name: string }) => p.name === shipper.livenessProbe.httpGet.port);
+    expect(port.containerPort).toBe(config.metricsPort);
+    expect(shipper.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(shipper.readinessProbe.httpGet).toEqual({ path: '/readyz', port: port.name });
+  });
+
+  it('bounds the shipper with requests and limits sized from the benchmark', () => {
+    const { requests, limits } = shipper.resources;
+    expect(Object.keys(requests).sort()).toEqual(['cpu', 'memory']);
+    expect(Object.keys(limits).sort()).toEqual(['cpu', 'memory']);
+    expect(quantity(requests.memory)).toBeGreaterThanOrEqual(PEAK_RSS.jsonl);
+    expect(quantity(limits.memory)).toBeGreaterThan(PEAK_RSS.recording * 1.25);
+  });
+
+  it('runs the shipper as non-root, read-only, with every capability dropped', () => {
+    expect(shipper.securityContext).toMatchObject({
+      runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] },
+    });
+    expect(shipper.securityContext.runAsUser).toBeGreaterThan(0);
+  });
+
+  it('gives the pod a grace period that covers the drain deadline', () => {
+    const settle = loadConfig(SETTLE_SPEC, containerEnv(shipper));
+    const needed = config.drainTimeoutMs + (native ? 0 : settle.maxMs) + GRACE_MARGIN_MS;
+    expect(spec.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(needed);
+  });
+});

@@ -22,11 +22,19 @@ it('the validation itself rejects a misspelt field, a wrong type and an unknown 
   expect(await schemaErrors({ apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: { name: 'd' } })).toEqual([expect.stringMatching(/no schema/)]);
 });
 
+const rendered: K8sObject[] = [];
+
 describe.each(ALL)('%s', (kustomization) => {
-  it('renders, and every object matches its Kubernetes schema with no unknown field', async () => {
+  it('renders, and every object matches its Kubernetes schema', async () => {
     const objects = await render(kustomization);
     expect(objects.length).toBeGreaterThan(0);
     expect((await Promise.all(objects.map(schemaErrors))).flat()).toEqual([]);
-    expect(unknownFieldErrors(objects)).toEqual([]);
+    rendered.push(...objects);
   });
+});
+
+// One compilation for all of them: the type checker's start-up dominates.
+it('renders no object with a field the Kubernetes API does not define', () => {
+  expect(rendered.length).toBeGreaterThan(ALL.length);
+  expect(unknownFieldErrors(rendered)).toEqual([]);
 });

@@ -34,7 +34,10 @@ export function kustomizations(dir = K8S_DIR): string[] {
 }
 
 export async function render(kustomization: string): Promise<K8sObject[]> {
-  const { stdout } = await exec('kubectl', ['kustomize', join(K8S_DIR, kustomization)], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await exec('kubectl', ['kustomize', join(K8S_DIR, kustomization)], { maxBuffer: 64 * 1024 * 1024 }).catch((err: NodeJS.ErrnoException & { stderr?: string }) => {
+    if (err.code === 'ENOENT') throw new Error('kubectl is not on PATH: the Kubernetes tests render k8s/ with `kubectl kustomize` (kustomize v5)');
+    throw new Error(`kubectl kustomize ${kustomization} failed: ${err.stderr ?? err.message}`);
+  });
   return parseAllDocuments(stdout).map((doc) => {
     if (doc.errors.length > 0) throw doc.errors[0];
     return doc.toJS() as K8sObject;

@@ -59,9 +59,14 @@ export function unknownFieldErrors(objects: K8sObject[]): string[] {
   const fileExists = host.fileExists.bind(host);
   host.fileExists = (name) => name === VIRTUAL || fileExists(name);
   const program = ts.createProgram([VIRTUAL], options, host);
+  const lines = source.split('\n');
   return ts.getPreEmitDiagnostics(program).map((d) => {
-    const where = d.file && d.start !== undefined ? `line ${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ` : '';
-    const line = d.file && d.start !== undefined ? source.split('\n')[d.file.getLineAndCharacterOfPosition(d.start).line]?.trim() : '';
-    return `${where}${ts.flattenDiagnosticMessageText(d.messageText, '\n')} (${line})`;
+    const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    if (!d.file || d.start === undefined) return message;
+    const line = d.file.getLineAndCharacterOfPosition(d.start).line;
+    // The object is the last declaration at or above the line.
+    const declaration = lines.slice(0, line + 1).findLastIndex((l) => l.startsWith('export const o'));
+    const o = objects[Number(/^export const o(\d+)/.exec(lines[declaration] ?? '')?.[1])];
+    return `${o ? `${o.kind} ${o.metadata.name}` : `line ${line + 1}`}: ${message} (${lines[line]?.trim()})`;
   });
 }

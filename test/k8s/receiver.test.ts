@@ -82,7 +82,9 @@ describe.each(['overlays/self-contained', 'overlays/managed', 'overlays/pgbounce
   });
 
   it('finishes in-flight requests within the grace period', () => {
-    const pause = receiver.lifecycle.preStop.sleep.seconds;
+    const [sleep, seconds] = receiver.lifecycle.preStop.exec.command;
+    expect(sleep).toBe('sleep');
+    const pause = Number(seconds);
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(pause * 1000 + config.shutdownTimeoutMs);
   });
 

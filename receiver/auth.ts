@@ -1,7 +1,8 @@
 // Bearer tokens. Ingest accepts the shared INGEST_TOKEN, or a per-workspace
 // token `fw1.<workspace id, base64url>.<HMAC-SHA256(secret, workspace id), base64url>`
-// that may write only its own workspace. Dashboard reads take READ_TOKEN, and
-// no token works on the other side.
+// that may write only its own workspace. Dashboard reads take READ_TOKEN (as a
+// bearer token, the live page's cookie or ?token=), and no token works on the
+// other side.
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { RequestError } from './errors.js';
@@ -42,6 +43,22 @@ export function mintWorkspaceToken(secret: string, workspaceId: string): string 
 export function bearer(authorization: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   return m?.[1];
+}
+
+/** The cookie the live page keeps the read token in (its EventSource cannot send headers). */
+export const READ_TOKEN_COOKIE = 'ferry_read_token';
+
+function cookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+/** Dashboards send the read token as a bearer token, as the page's cookie, or as ?token= where neither can be set. */
+export function readTokenOf(req: { headers: { authorization?: string; cookie?: string }; query: unknown }): string | undefined {
+  return bearer(req.headers.authorization) ?? cookie(req.headers.cookie, READ_TOKEN_COOKIE) ?? (req.query as Record<string, string | undefined> | undefined)?.token;
 }
 
 export function createAuth(config: AuthConfig): Auth {

@@ -9,6 +9,7 @@ export const RECEIVER_SPEC = {
   readToken: optionalStr('READ_TOKEN', { help: 'bearer token for dashboard reads (unset: reads disabled)', shown: 'unset', secret: true }),
   maxBodyBytes: bytes('MAX_BODY_BYTES', 1024, 1024 ** 3, { help: 'largest request body, after gzip decoding', default: 16 * 1024 ** 2, shown: '16MiB' }),
   maxLineBytes: bytes('MAX_LINE_BYTES', 256, 256 * 1024 ** 2, { help: 'longest line accepted; longer lines become rejects', default: 4 * 1024 ** 2, shown: '4MiB' }),
+  maxRequestLines: int('MAX_REQUEST_LINES', 1, 10_000_000, { help: 'most lines (or Vector events) in one request; each costs memory and a row, so more is answered 413', default: 250_000 }),
   rejectRawBytes: bytes('REJECT_RAW_BYTES', 0, 1024 ** 2, { help: 'how many bytes of a rejected line are kept in ingest_rejects.raw', default: 4096, shown: '4KiB' }),
   poolMax: int('PG_POOL_MAX', 1, 1000, { help: 'PostgreSQL connections per receiver process', default: 10 }),
   requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 1000, 3_600_000, { help: 'time a client has to send a whole request', default: 30_000 }),
@@ -17,6 +18,10 @@ export const RECEIVER_SPEC = {
   awsRegion: str('AWS_REGION', { help: 'S3 region', default: 'us-east-1' }),
   s3Endpoint: optionalUrl('AWS_ENDPOINT_URL_S3', { help: 'S3 endpoint for MinIO and other S3-compatible stores', shown: 'AWS' }),
   s3ForcePathStyle: bool('S3_FORCE_PATH_STYLE', { help: 'path-style bucket addressing (MinIO)', default: false }),
+  streamDatabaseUrl: optionalStr('STREAM_DATABASE_URL', { help: 'direct PostgreSQL connection for LISTEN (the live /stream); set it when DATABASE_URL goes through PgBouncer in transaction mode', shown: 'DATABASE_URL', secret: true }),
+  streamReplaySeconds: int('STREAM_REPLAY_SECONDS', 10, 7 * 86_400, { help: 'how far back a reconnecting /stream client can resume from its Last-Event-ID', default: 600 }),
+  streamHeartbeatMs: int('STREAM_HEARTBEAT_MS', 1_000, 300_000, { help: 'keep-alive comment on /stream connections, so proxies do not close idle ones', default: 15_000 }),
+  streamClientBufferBytes: bytes('STREAM_CLIENT_BUFFER_BYTES', 16 * 1024, 256 * 1024 ** 2, { help: 'a /stream client with more unsent bytes than this is cut off (it resumes with Last-Event-ID)', default: 1024 ** 2, shown: '1MiB' }),
   logLevel: logLevel(),
 };
 

@@ -12,6 +12,7 @@ export const REQUEST_ERRORS = {
   not_found: { status: 404, meaning: 'no such route' },
   offset_gap: { status: 409, meaning: 'the request starts beyond the committed offset; resume from next_offset' },
   body_too_large: { status: 413, meaning: 'the body (after gzip decoding) is over MAX_BODY_BYTES' },
+  too_many_lines: { status: 413, meaning: 'the body holds more lines (or Vector events) than MAX_REQUEST_LINES' },
   unsupported_media_type: { status: 415, meaning: 'Content-Type or Content-Encoding is not one the route accepts' },
   internal: { status: 500, meaning: 'a bug; the request changed nothing' },
   database_unavailable: { status: 503, meaning: 'PostgreSQL cannot be reached; retry after Retry-After seconds' },

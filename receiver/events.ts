@@ -14,4 +14,9 @@ export interface ReceiverEvents {
   onRequestFailed(code: RequestErrorCode, status: number, err: unknown): void;
   onMigrated(applied: number[]): void;
   onDatabaseWait(err: unknown, attempt: number): void;
+  /** The stream hub read `events` new events; each delay is from storing to fan-out. */
+  onStreamDelivered(events: number, delaysSeconds: number[]): void;
+  onStreamClients(count: number): void;
+  onStreamClientDropped(): void;
+  onStreamError(what: 'listen' | 'read' | 'prune', err: unknown): void;
 }

@@ -21,6 +21,11 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   new Gauge({ name: `${P}pool_in_use_connections`, help: 'PostgreSQL connections checked out by requests', registers, collect() { this.set(pool.totalCount - pool.idleCount); } });
   new Gauge({ name: `${P}pool_idle_connections`, help: 'PostgreSQL connections open and idle', registers, collect() { this.set(pool.idleCount); } });
   new Gauge({ name: `${P}pool_waiting_requests`, help: 'Requests waiting for a PostgreSQL connection', registers, collect() { this.set(pool.waitingCount); } });
+  const streamEvents = new Counter({ name: `${P}stream_events_total`, help: 'Batch events read from ferry_stream_events and fanned out to /stream clients', registers });
+  const streamDelay = new Histogram({ name: `${P}stream_delay_seconds`, help: 'Time from a batch event being stored to its fan-out to /stream clients', buckets: DURATION_BUCKETS, registers });
+  const streamClients = new Gauge({ name: `${P}stream_clients`, help: 'Connected /stream clients', registers });
+  const streamDropped = new Counter({ name: `${P}stream_clients_dropped_total`, help: '/stream clients cut off because they read too slowly', registers });
+  const streamErrors = new Counter({ name: `${P}stream_errors_total`, help: 'Stream hub failures, by what failed (listen, read, prune)', labelNames: ['what'], registers });
   const databaseUp = new Gauge({ name: `${P}database_up`, help: '1 when the last database operation succeeded, 0 when PostgreSQL was unreachable', registers });
   databaseUp.set(0);
 
@@ -66,6 +71,21 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
     onDatabaseWait(err, attempt) {
       databaseUp.set(0);
       log.warn({ err: err instanceof Error ? err.message : String(err), attempt }, 'PostgreSQL not reachable yet; retrying');
+    },
+    onStreamDelivered(events, delays) {
+      streamEvents.inc(events);
+      for (const d of delays) streamDelay.observe(Math.max(0, d));
+    },
+    onStreamClients(count) {
+      streamClients.set(count);
+    },
+    onStreamClientDropped() {
+      streamDropped.inc();
+      log.info('a /stream client read too slowly and was cut off; it can resume with Last-Event-ID');
+    },
+    onStreamError(what, err) {
+      streamErrors.inc({ what });
+      log.warn({ what, err: err instanceof Error ? err.message : String(err) }, 'live stream: PostgreSQL failed; retrying');
     },
   };
 }

@@ -1,5 +1,5 @@
-// Composes the receiver: pool, metrics, routes, migrations. The CLI (main.ts),
-// the demo and the tests all start it through here.
+// Composes the receiver: pool, metrics, routes, migrations, the live stream.
+// The CLI (main.ts), the demo and the tests all start it through here.
 
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
@@ -13,6 +13,7 @@ import { createPool, isDatabaseUnavailable } from './db/pool.js';
 import { createReceiverEvents } from './observe.js';
 import type { ReceiverState } from './routes/context.js';
 import { createServer } from './server.js';
+import { createStreamHub } from './stream/hub.js';
 
 const MIGRATE_RETRY_MS = { first: 250, max: 5_000 };
 
@@ -31,9 +32,15 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
   const pool = createPool(config.databaseUrl, config.poolMax, log);
   const registry = createRegistry('ferry_receiver_');
   const events = createReceiverEvents(registry, log, pool);
-  const state: ReceiverState = { migrated: false, shuttingDown: false };
+  const state: ReceiverState = { migrated: false, streaming: false, shuttingDown: false };
   const auth = createAuth(config);
-  const app = createServer({ config, pool, auth, events, state }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config });
+  const hub = createStreamHub(pool, {
+    listenUrl: config.streamDatabaseUrl ?? config.databaseUrl,
+    replaySeconds: config.streamReplaySeconds,
+    heartbeatMs: config.streamHeartbeatMs,
+    clientBufferBytes: config.streamClientBufferBytes,
+  }, events);
+  const app = createServer({ config, pool, auth, events, state, hub }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config });
 
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;
@@ -47,6 +54,8 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
       try {
         events.onMigrated(await migrate(pool));
         state.migrated = true;
+        await hub.start();
+        state.streaming = true;
         return;
       } catch (err) {
         if (!isDatabaseUnavailable(err)) throw err;
@@ -60,6 +69,8 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
     url, pool, registry, state, ready,
     async stop() {
       state.shuttingDown = true;
+      // Stream clients would hold the server open: they are told to go (and reconnect elsewhere).
+      await hub.stop();
       await app.close();
       await ready.catch(() => undefined);
       await pool.end();

@@ -1,6 +1,7 @@
 // Reading what a request says about itself: its media type and the native
 // protocol's headers, each checked with an answer that names what is wrong.
 
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import { HEADERS, isValidId } from '../shared/wire.js';
 import { RequestError } from './errors.js';
@@ -22,9 +23,11 @@ export function idHeader(headers: IncomingHttpHeaders, name: string, required: b
     if (required) throw new RequestError('missing_header', `${name} is required`);
     return undefined;
   }
-  // Header values arrive as latin1; ids are UTF-8 on the wire.
-  const value = Buffer.from(raw, 'latin1').toString('utf8');
-  if (!isValidId(value)) throw new RequestError('bad_header', `${name} must be 1-253 printable characters`);
+  // Header values arrive as latin1; ids are UTF-8 on the wire, and bytes that
+  // are not UTF-8 would otherwise become U+FFFD: another workspace's name.
+  const bytes = Buffer.from(raw, 'latin1');
+  const value = bytes.toString('utf8');
+  if (!isUtf8(bytes) || !isValidId(value)) throw new RequestError('bad_header', `${name} must be 1-253 printable characters`);
   return value;
 }
 

@@ -10,9 +10,12 @@ import type { RouteContext } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { offsetRoutes } from './routes/offsets.js';
+import { pageRoutes } from './routes/page.js';
+import { readApiRoutes } from './routes/read-api.js';
 import { recordingReadRoutes } from './routes/recording-read.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { rejectRoutes } from './routes/rejects.js';
+import { streamRoutes } from './routes/stream.js';
 
 /** Seconds a client should wait before retrying after a 503. */
 const RETRY_AFTER_SECONDS = 2;
@@ -72,6 +75,9 @@ export function createServer(ctx: RouteContext, options: ServerOptions): Fastify
   rejectRoutes(app, ctx);
   recordingRoutes(app, ctx);
   recordingReadRoutes(app, ctx, options.s3);
+  streamRoutes(app, ctx);
+  readApiRoutes(app, ctx);
+  pageRoutes(app, ctx);
   offsetRoutes(app, ctx);
   healthRoutes(app, ctx, options.registry);
   return app;

@@ -88,3 +88,54 @@ export function isValidId(s: string): boolean {
   // eslint-disable-next-line no-control-regex
   return s.length > 0 && s.length <= 253 && !/[\u0000-\u001f\u007f]/.test(s) && s.isWellFormed();
 }
+
+// Dashboards' side: GET /stream (Server-Sent Events) and the read API under /api.
+
+/** Streams a batch event can come from: the line streams, and recording progress. */
+export type BatchStream = LineStream | 'recordings';
+
+/** A workspace_status row as dashboards read it (timestamps ISO 8601, UTC). */
+export interface WorkspaceStatus {
+  workspace_id: string;
+  workshop_name: string;
+  current_step: string | null;
+  connected: boolean;
+  last_active_at: string | null;
+  steps_completed: string[] | null;
+  last_goss_passed: boolean | null;
+  updated_at: string;
+}
+
+export interface CommandSummary {
+  command: string;
+  exit_code: number;
+  timestamp: string;
+}
+
+/**
+ * The data of one `batch` event on GET /stream: a committed batch of one
+ * workspace. The SSE `id` is an opaque position; send it back as
+ * Last-Event-ID to resume. Detail fields depend on the stream; when an event
+ * would exceed STREAM_EVENT_MAX_BYTES they are left out and `truncated` is set.
+ */
+export interface StreamEvent {
+  workspace_id: string;
+  stream: BatchStream;
+  /** Rows stored by the batch (for recordings: 1). */
+  count: number;
+  /** Lines of the batch that went to ingest_rejects. */
+  rejected: number;
+  /** When the batch was stored (ISO 8601, UTC). */
+  at: string;
+  status?: WorkspaceStatus;
+  last_command?: CommandSummary;
+  last_llm?: { step_id: string; model: string; requested_at: string };
+  recording?: { storage_path: string; last_sync_byte: number };
+  truncated?: true;
+}
+
+/** Every list of the read API: `next` is the cursor for the following page, null on the last. */
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}

@@ -27,9 +27,12 @@ function numberProblem(n: number, where: string): ValueProblem | undefined {
 
 /** Walks a JSON value without recursion, so hostile nesting cannot overflow our stack either. */
 export function jsonValueProblem(root: unknown, where: string): ValueProblem | undefined {
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
+  // Two plain stacks, not one of pairs: a 2M-element array is 2M pushes.
+  const values: unknown[] = [root];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const value = values.pop();
+    const depth = depths.pop()!;
     if (typeof value === 'string') {
       const p = stringProblem(value, where);
       if (p) return p;
@@ -39,12 +42,16 @@ export function jsonValueProblem(root: unknown, where: string): ValueProblem | u
     } else if (value !== null && typeof value === 'object') {
       if (depth > MAX_JSON_DEPTH) return { reason: 'too_deep', detail: `${where} is nested deeper than ${MAX_JSON_DEPTH} levels` };
       if (Array.isArray(value)) {
-        for (const item of value) stack.push([item, depth + 1]);
+        for (const item of value) {
+          values.push(item);
+          depths.push(depth + 1);
+        }
       } else {
         for (const [key, item] of Object.entries(value)) {
           const p = stringProblem(key, `${where} key`);
           if (p) return p;
-          stack.push([item, depth + 1]);
+          values.push(item);
+          depths.push(depth + 1);
         }
       }
     }

@@ -1,15 +1,17 @@
 // load: one transaction per request. For a native stream the transaction locks
 // the stream's row in ingest_offsets, skips what is already committed, folds
-// state events into workspace_status, COPYs the rows, stores the rejects and
-// advances the offset; it commits before the client hears "accepted". A
-// retried or duplicated request therefore changes nothing, and a crash
-// anywhere loses nothing.
+// state events into workspace_status, COPYs the rows, stores the rejects,
+// publishes the batch to the live stream and advances the offset; it commits
+// before the client hears "accepted". A retried or duplicated request
+// therefore changes nothing, and a crash anywhere loses nothing.
 
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { IngestResult, LineStream } from '../../shared/wire.js';
+import { inTransaction } from '../db/transaction.js';
+import { publishBatch, type BatchCount } from '../stream/publish.js';
 import { foldStatus } from './fold-status.js';
 import type { LineOutcome } from './parse.js';
 import type { TableSpec } from './records.js';
@@ -70,22 +72,6 @@ function counts(lines: LineOutcome[]): { accepted: number; rejected: number } {
   return { accepted: lines.length - rejected, rejected };
 }
 
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await work(client);
-    await client.query('COMMIT');
-    client.release();
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    // The connection may be what failed; never hand it to the next request.
-    client.release(true);
-    throw err;
-  }
-}
-
 /** Status fold first: it locks the workspace, so timeline ids follow fold order. */
 async function store(client: pg.PoolClient, table: TableSpec, sourceId: string | null, lines: LineOutcome[]): Promise<number> {
   await foldIntoStatus(client, lines);
@@ -94,7 +80,19 @@ async function store(client: pg.PoolClient, table: TableSpec, sourceId: string |
   if (rows.length > 0) await pipeline(Readable.from(chunks(rows)), client.query(copyFrom(table.copySql)));
   const copySeconds = (performance.now() - started) / 1000;
   await insertRejects(client, table.stream, sourceId, lines.filter((l) => l.reject));
+  await publishBatch(client, table.stream, countsByWorkspace(lines));
   return copySeconds;
+}
+
+function countsByWorkspace(lines: LineOutcome[]): BatchCount[] {
+  const counts = new Map<string, BatchCount>();
+  for (const line of lines) {
+    const c = counts.get(line.workspaceId) ?? { workspaceId: line.workspaceId, stored: 0, rejected: 0 };
+    if (line.reject) c.rejected++;
+    else c.stored++;
+    counts.set(line.workspaceId, c);
+  }
+  return [...counts.values()];
 }
 
 function* chunks(rows: string[]): Generator<string> {

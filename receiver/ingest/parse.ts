@@ -2,8 +2,10 @@
 // with the byte range it came from, so the loader can skip what is committed.
 
 import { isUtf8 } from 'node:buffer';
-import type { RejectReason } from '../errors.js';
+import { RequestError, type RejectReason } from '../errors.js';
 import type { StatusEvent } from './fold-status.js';
+import { jsonShape } from './json-scan.js';
+import { MAX_JSON_DEPTH } from './json-value.js';
 import type { TableSpec } from './records.js';
 
 export interface Reject {
@@ -29,7 +31,30 @@ export interface LineOutcome {
 
 export interface ParseLimits {
   maxLineBytes: number;
+  /** Every line costs an outcome here and a row or reject there, however short it is. */
+  maxRequestLines: number;
   rejectRawBytes: number;
+}
+
+/** Refuses a request with more lines than the limit, before any outcome is built (16 MiB of newlines is 16M lines). */
+export function assertLineCount(count: number, limits: ParseLimits): void {
+  if (count > limits.maxRequestLines) {
+    throw new RequestError('too_many_lines', `the body holds ${count} lines or events; at most ${limits.maxRequestLines} per request (MAX_REQUEST_LINES)`);
+  }
+}
+
+function countLines(body: Buffer): number {
+  let count = 0;
+  for (let i = 0; i < body.length; i++) if (body[i] === 0x0a) count++;
+  return body.length > 0 && body[body.length - 1] !== 0x0a ? count + 1 : count;
+}
+
+/**
+ * The line's own object, then values nested up to MAX_JSON_DEPTH. Measured on
+ * the bytes, before parsing: JSON.parse of a 4 MiB line of `[` takes 200 MiB.
+ */
+export function tooDeep(text: Uint8Array): boolean {
+  return jsonShape(text).depth > MAX_JSON_DEPTH + 1;
 }
 
 function rejectOf(line: Buffer, reason: RejectReason, detail: string, limits: ParseLimits): Reject {
@@ -45,6 +70,9 @@ export function judgeLine(line: Buffer, table: TableSpec, workspaceId: string, l
   if (text.length === 0) return { reject: rejectOf(line, 'empty_line', 'the line is empty', limits) };
   if (line.length > limits.maxLineBytes) return { reject: rejectOf(line, 'line_too_long', `${line.length} bytes, limit ${limits.maxLineBytes}`, limits) };
   if (!utf8Known && !isUtf8(text)) return { reject: rejectOf(line, 'invalid_utf8', 'the line is not valid UTF-8', limits) };
+  if (tooDeep(text)) {
+    return { reject: rejectOf(line, 'too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels`, limits) };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text.toString('utf8'));
@@ -70,6 +98,7 @@ export function judgeValue(value: unknown, line: Buffer, table: TableSpec, works
  * as complete: the client declares where its lines end.
  */
 export function parseNdjson(body: Buffer, baseOffset: number, table: TableSpec, workspaceId: string, limits: ParseLimits): LineOutcome[] {
+  assertLineCount(countLines(body), limits);
   const utf8Known = isUtf8(body);
   const out: LineOutcome[] = [];
   let start = 0;

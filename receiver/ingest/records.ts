@@ -62,6 +62,7 @@ function optBool(o: Json, key: string): boolean | null {
 function int32(o: Json, key: string): number {
   const v = o[key];
   if (!present(o, key)) throw new Invalid('missing_field', `${key} is required`);
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new Invalid('out_of_range', `${key}: too large for a double`);
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new Invalid('wrong_type', `${key}: expected integer, got ${typeName(v) === 'number' ? String(v) : typeName(v)}`);
   if (v < -2147483648 || v > 2147483647) throw new Invalid('out_of_range', `${key}: ${v} does not fit a 32-bit integer`);
   return v;

@@ -7,7 +7,9 @@
 
 import { isValidId } from '../../shared/wire.js';
 import { RequestError, type RejectReason } from '../errors.js';
-import { judgeLine, judgeValue, type LineOutcome, type ParseLimits } from './parse.js';
+import { MAX_JSON_DEPTH } from './json-value.js';
+import { assertLineCount, judgeLine, tooDeep, judgeValue, type LineOutcome, type ParseLimits } from './parse.js';
+import { jsonShape } from './json-scan.js';
 import type { TableSpec } from './records.js';
 
 type Json = Record<string, unknown>;
@@ -16,7 +18,16 @@ function isVectorEnvelope(e: Json): boolean {
   return typeof e.message === 'string' && (e.source_type === 'file' || typeof e.file === 'string');
 }
 
+/**
+ * Nesting beyond which a body is not parsed at all. Up to it, parsing is cheap,
+ * and an event nested deeper than MAX_JSON_DEPTH is rejected on its own.
+ */
+const MAX_BODY_DEPTH = 4096;
+
 export function parseVectorArray(body: Buffer, table: TableSpec, headerWorkspace: string | undefined, limits: ParseLimits): LineOutcome[] {
+  const shape = jsonShape(body);
+  if (shape.depth > MAX_BODY_DEPTH) throw new RequestError('bad_body', `the body is nested deeper than ${MAX_BODY_DEPTH} levels`);
+  assertLineCount(shape.topLevelCommas + 1, limits);
   let events: unknown;
   try {
     events = JSON.parse(body.toString('utf8'));
@@ -43,6 +54,8 @@ export function parseVectorArray(body: Buffer, table: TableSpec, headerWorkspace
       if (!message.isWellFormed()) return rejected('invalid_unicode', 'message holds a lone surrogate');
       return { offset: null, end: null, workspaceId, ...judgeLine(Buffer.from(message), table, workspaceId, limits) };
     }
+    // As deep a line is rejected, ignored fields included, so is an event.
+    if (tooDeep(source)) return rejected('too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels`);
     return { offset: null, end: null, workspaceId, ...judgeValue(fields, source, table, workspaceId, limits) };
   });
 }

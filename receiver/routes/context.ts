@@ -2,18 +2,22 @@ import type pg from 'pg';
 import type { Auth } from '../auth.js';
 import type { ReceiverConfig } from '../config.js';
 import type { ReceiverEvents } from '../events.js';
+import type { StreamHub } from '../stream/hub.js';
 
-/** Live state the routes read: is the schema there, is the process stopping. */
+/** Live state the routes read: is the schema there, is the stream running, is the process stopping. */
 export interface ReceiverState {
   migrated: boolean;
+  /** The live stream follows the events table (it starts once migrated). */
+  streaming: boolean;
   shuttingDown: boolean;
 }
 
 /** What every route module is built from. */
 export interface RouteContext {
-  config: Pick<ReceiverConfig, 'maxBodyBytes' | 'maxLineBytes' | 'rejectRawBytes'>;
+  config: Pick<ReceiverConfig, 'maxBodyBytes' | 'maxLineBytes' | 'maxRequestLines' | 'rejectRawBytes'>;
   pool: pg.Pool;
   auth: Auth;
   events: ReceiverEvents;
   state: ReceiverState;
+  hub: StreamHub;
 }

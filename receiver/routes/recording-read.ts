@@ -5,23 +5,18 @@
 // points at.
 
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ObjectStore } from '../../shared/object-store.js';
 import {
   contiguousSegments, GENERATION_METADATA, generationFinalKey, parseS3Url, primaryFinalKey, segmentsPrefix,
 } from '../../shared/recording-keys.js';
 import { isValidId } from '../../shared/wire.js';
-import { bearer } from '../auth.js';
+import { readTokenOf } from '../auth.js';
 import type { ReceiverConfig } from '../config.js';
 import { RequestError } from '../errors.js';
 import type { RouteContext } from './context.js';
 
 export const RECORDING_CONTENT_TYPE = 'application/x-asciicast';
-
-/** Dashboards send the read token as a bearer token, or as ?token= where headers cannot be set. */
-export function readToken(req: FastifyRequest): string | undefined {
-  return bearer(req.headers.authorization) ?? (req.query as Record<string, string | undefined>).token;
-}
 
 type S3Config = Pick<ReceiverConfig, 'recordingBucket' | 'awsRegion' | 's3Endpoint' | 's3ForcePathStyle'>;
 
@@ -46,7 +41,7 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
   }
 
   app.get('/recordings/:workspace_id', async (req, reply) => {
-    ctx.auth.read(readToken(req));
+    ctx.auth.read(readTokenOf(req));
     const ws = (req.params as { workspace_id: string }).workspace_id;
     if (!isValidId(ws)) throw new RequestError('bad_query', 'workspace_id must be 1-253 printable characters');
     const s = await objects();

@@ -1,11 +1,14 @@
 // POST /ingest/recordings: how much of a workspace's recording is durable in
-// object storage. last_sync_byte never decreases.
+// object storage. last_sync_byte never decreases; a change is published to the
+// live stream.
 
 import type { FastifyInstance } from 'fastify';
 import { HEADERS, PATHS } from '../../shared/wire.js';
 import { assertMayWrite } from '../auth.js';
+import { inTransaction } from '../db/transaction.js';
 import { RequestError } from '../errors.js';
 import { idHeader, jsonObject } from '../request.js';
+import { publishBatch } from '../stream/publish.js';
 import type { RouteContext } from './context.js';
 
 const UPSERT_REF = `
@@ -18,6 +21,11 @@ const UPSERT_REF = `
   RETURNING storage_path, last_sync_byte`;
 const SELECT_REF = 'SELECT storage_path, last_sync_byte FROM recording_refs WHERE workspace_id = $1';
 
+interface Ref {
+  storage_path: string;
+  last_sync_byte: string;
+}
+
 export function recordingRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.head(PATHS.recordings, async (_req, reply) => reply.code(200).send());
   app.post(PATHS.recordings, async (req) => {
@@ -29,9 +37,13 @@ export function recordingRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const lastSync = report.last_sync_byte;
     if (typeof path !== 'string' || path === '' || path.length > 1024 || path.includes('\0')) throw new RequestError('bad_body', 'storage_path must be a non-empty string of at most 1024 characters');
     if (typeof lastSync !== 'number' || !Number.isSafeInteger(lastSync) || lastSync < 0) throw new RequestError('bad_body', 'last_sync_byte must be a non-negative integer');
-    const updated = await ctx.pool.query<{ storage_path: string; last_sync_byte: string }>(UPSERT_REF, [workspaceId, path, lastSync]);
-    const row = updated.rows[0] ?? (await ctx.pool.query<{ storage_path: string; last_sync_byte: string }>(SELECT_REF, [workspaceId])).rows[0]!;
-    ctx.events.onRecordingRef(workspaceId, updated.rowCount === 1);
-    return { storage_path: row.storage_path, last_sync_byte: Number(row.last_sync_byte), updated: updated.rowCount === 1 };
+    const { updated, row } = await inTransaction(ctx.pool, async (client) => {
+      const upsert = await client.query<Ref>(UPSERT_REF, [workspaceId, path, lastSync]);
+      if (upsert.rowCount !== 1) return { updated: false, row: (await client.query<Ref>(SELECT_REF, [workspaceId])).rows[0]! };
+      await publishBatch(client, 'recordings', [{ workspaceId, stored: 1, rejected: 0 }]);
+      return { updated: true, row: upsert.rows[0]! };
+    });
+    ctx.events.onRecordingRef(workspaceId, updated);
+    return { storage_path: row.storage_path, last_sync_byte: Number(row.last_sync_byte), updated: updated };
   });
 }

@@ -1,0 +1,54 @@
+// publish: inside an ingest transaction, one compact event per workspace of
+// the batch goes into ferry_stream_events, and NOTIFY wakes every replica's
+// stream. Both take effect at commit, never before, never for a rollback.
+// The event carries what a dashboard needs to update a row without a query
+// (the workspace's new status, its last command, ...), read back from the
+// tables the batch has just written.
+
+import type pg from 'pg';
+import type { BatchStream } from '../../shared/wire.js';
+import { isoTime, lastCommandOf, STATUS_JSON } from '../db/json-sql.js';
+
+/** The NOTIFY channel. Its payload is empty: the events are read from the table, in order. */
+export const STREAM_CHANNEL = 'ferry_stream';
+
+/** An event larger than this (JSON bytes) loses its detail fields and says `truncated`. */
+export const STREAM_EVENT_MAX_BYTES = 4096;
+/** Commands are cut to this many characters in events (the read API has them whole). */
+const COMMAND_PREVIEW_CHARS = 500;
+
+/** Per stream: the detail of workspace `t.w`, read after the batch's writes. */
+const DETAIL: Record<BatchStream, string> = {
+  commands: `SELECT jsonb_build_object('last_command', ${lastCommandOf('t.w', COMMAND_PREVIEW_CHARS)})`,
+  events: `SELECT jsonb_build_object('status', ${STATUS_JSON}) FROM workspace_status s WHERE s.workspace_id = t.w`,
+  llm: `SELECT jsonb_build_object('last_llm', jsonb_build_object('step_id', step_id, 'model', model, 'requested_at', ${isoTime('requested_at')}))
+    FROM llm_interactions WHERE workspace_id = t.w ORDER BY requested_at DESC LIMIT 1`,
+  recordings: `SELECT jsonb_build_object('recording', jsonb_build_object('storage_path', storage_path, 'last_sync_byte', last_sync_byte))
+    FROM recording_refs WHERE workspace_id = t.w`,
+};
+const DETAIL_KEYS = `ARRAY['status', 'last_command', 'last_llm', 'recording']`;
+
+const publishSql = (stream: BatchStream) => `
+  WITH events AS (
+    INSERT INTO ferry_stream_events (workspace_id, body)
+    SELECT t.w, CASE WHEN octet_length(e.body::text) <= ${STREAM_EVENT_MAX_BYTES} THEN e.body
+                     ELSE e.body - ${DETAIL_KEYS} || '{"truncated": true}' END
+    FROM unnest($1::text[], $2::int[], $3::int[]) AS t(w, n, r),
+    LATERAL (SELECT jsonb_build_object('workspace_id', t.w, 'stream', '${stream}', 'count', t.n, 'rejected', t.r,
+                                       'at', ${isoTime("clock_timestamp() AT TIME ZONE 'utc'")})
+                    || coalesce((${DETAIL[stream]}), '{}') AS body) e
+    RETURNING 1)
+  SELECT pg_notify('${STREAM_CHANNEL}', '') FROM (SELECT 1 FROM events LIMIT 1) AS published`;
+const PUBLISH = Object.fromEntries(Object.keys(DETAIL).map((s) => [s, publishSql(s as BatchStream)])) as Record<BatchStream, string>;
+
+export interface BatchCount {
+  workspaceId: string;
+  stored: number;
+  rejected: number;
+}
+
+/** Publishes the batch's events; call it last in the transaction that stored the batch. */
+export async function publishBatch(client: pg.ClientBase, stream: BatchStream, counts: BatchCount[]): Promise<void> {
+  if (counts.length === 0) return;
+  await client.query(PUBLISH[stream], [counts.map((c) => c.workspaceId), counts.map((c) => c.stored), counts.map((c) => c.rejected)]);
+}

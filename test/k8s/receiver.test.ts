@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/env.js';
 import { RECEIVER_SPEC, type ReceiverConfig } from '../../receiver/config.js';
+import { loadShipperConfig } from '../../shipper/config.js';
 import { container, containerEnv, podSpec, type Container } from './lib/pod.js';
 import { only, render, type K8sObject } from './lib/render.js';
 
@@ -43,6 +44,12 @@ describe.each(['overlays/self-contained', 'overlays/managed', 'overlays/pgbounce
     const read = new Set([...Object.values(RECEIVER_SPEC).map((s) => s.env), ...READ_BY_LIBRARIES]);
     expect(Object.keys(env).filter((name) => !read.has(name))).toEqual([]);
     expect(new URL(config.databaseUrl).password).toBe('');
+  });
+
+  it('accepts the largest batch the workspace pod\'s shipper sends', async () => {
+    const shipper = container(only(await render('workspace/native'), 'Pod').spec, 'ferry-shipper');
+    const batches = loadShipperConfig((s) => loadConfig(s, containerEnv(shipper))).batches;
+    for (const [pipeline, limits] of Object.entries(batches)) expect(limits.maxBytes, pipeline).toBeLessThanOrEqual(config.maxBodyBytes);
   });
 
   it('runs two replicas at least, kept by the autoscaler and the disruption budget', () => {

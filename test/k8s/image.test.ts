@@ -113,8 +113,7 @@ describe('the build context alone', () => {
     const programs = new Set<string>();
     for (const o of objects.filter((o) => ['Pod', 'Deployment'].includes(o.kind))) {
       for (const c of allContainers(podSpec(o)).filter((c) => c.image.startsWith('ferry:'))) {
-        programs.add(c.command[1]);
-        if (c.lifecycle?.preStop?.exec) programs.add(c.lifecycle.preStop.exec.command[1]);
+        for (const command of [c.command, c.lifecycle?.preStop?.exec?.command]) if (command?.[0] === 'node') programs.add(command[1]);
       }
     }
     const cmd = finalStage.find((i) => i.keyword === 'CMD')!;

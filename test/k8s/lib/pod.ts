@@ -27,7 +27,7 @@ export function container(spec: Record<string, any>, name: string): Container {
 }
 
 /** Placeholders stand in for what the cluster fills in (field refs, Secrets). */
-export const FROM_SECRET = 'value-from-a-secret';
+const FROM_SECRET = 'value-from-a-secret';
 export const FROM_FIELD = 'workshop-workspace-abc123';
 
 /**

@@ -17,9 +17,12 @@ import { latency } from './scenarios/latency.js';
 import { peer } from './scenarios/peer.js';
 import { recording } from './scenarios/recording.js';
 import { shipper } from './scenarios/shipper.js';
+import { stream } from './scenarios/stream.js';
 
-const SCENARIOS: Scenario[] = [ingest, shipper, catchUp, peer, latency, fleet, recording, crash];
+const SCENARIOS: Scenario[] = [ingest, shipper, catchUp, peer, latency, fleet, stream, recording, crash];
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+/** BENCH_LABEL=<name> keeps this run beside the plain one (<scenario>@<name>.json): a before/after in one report. */
+const label = process.env.BENCH_LABEL?.replace(/[^\w.-]/g, '_');
 
 function usage(): string {
   return `Usage: npm run bench [-- <scenario> ...]\n\nScenarios:\n${SCENARIOS.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join('\n')}\n  ${'report'.padEnd(12)} only rebuild bench/results/report.html from the JSON there\n`;
@@ -46,7 +49,8 @@ for (const scenario of chosen) {
       progress: (m) => process.stderr.write(`[${scenario.name} ${((Date.now() - started.getTime()) / 1000).toFixed(0)}s] ${m}\n`),
     });
     const seconds = Math.round((Date.now() - started.getTime()) / 1000);
-    await writeFile(join(RESULTS_DIR, `${scenario.name}.json`), JSON.stringify({ scenario: scenario.name, description: scenario.description, started: started.toISOString(), seconds, machine, ...result }, null, 2));
+    const file = label ? `${scenario.name}@${label}.json` : `${scenario.name}.json`;
+    await writeFile(join(RESULTS_DIR, file), JSON.stringify({ scenario: scenario.name, label, description: scenario.description, started: started.toISOString(), seconds, machine, ...result }, null, 2));
     if (result.verdicts.some((v) => !v.met)) failed = true;
   } finally {
     await rm(workDir, { recursive: true, force: true });

@@ -36,7 +36,7 @@ export async function startBenchDb(): Promise<BenchDb> {
   return {
     server, url, pool,
     async reset() {
-      await pool.query('TRUNCATE command_log, state_timeline, llm_interactions, workspace_status, workspace_status_clock, recording_refs, ingest_offsets, ingest_rejects RESTART IDENTITY');
+      await pool.query('TRUNCATE command_log, state_timeline, llm_interactions, workspace_status, workspace_status_clock, recording_refs, ingest_offsets, ingest_rejects, ferry_stream_events RESTART IDENTITY');
       await pool.query('CHECKPOINT');
     },
     async count(table) {

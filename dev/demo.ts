@@ -61,7 +61,10 @@ token:      ${token}   (read token: ${readToken})
 
 A simulated workspace "${WORKSPACE}" is writing commands, state events, tutor
 calls and its terminal recording; the shipper tails them into the receiver and
-the bucket. Watch the recording as it is synced:
+the bucket. Open the live page (it updates as batches commit):
+  ${receiver.url}/?token=${readToken}
+Follow the live stream, or watch the recording as it is synced:
+  curl -sN '${receiver.url}/stream?token=${readToken}'
   curl -sS '${receiver.url}/recordings/${WORKSPACE}?token=${readToken}' | tail -3
 
 Post a line yourself with:

@@ -6,7 +6,7 @@
 // not fit on two cores); each workspace has its own connection pool.
 //
 // Input (environment): URL, TOKEN, WORKSPACES, COMMAND_INTERVAL_MS (mean time
-// between a workspace's commands at scale 1), STAGES (JSON [{scale, seconds}]).
+// between a workspace's commands at scale 1), STAGES (JSON [{scale, seconds, warmUp?}]).
 // Output: JSON lines on stdout: {"type":"stage-start"|"stage-end", ...} and a
 // "tick" each second, then "done".
 
@@ -20,7 +20,7 @@ const url = process.env.URL!;
 const token = process.env.TOKEN!;
 const workspaces = Number(process.env.WORKSPACES ?? 1000);
 const meanIntervalMs = Number(process.env.COMMAND_INTERVAL_MS ?? 4000);
-const stages = JSON.parse(process.env.STAGES ?? '[{"scale":1,"seconds":60}]') as Array<{ scale: number; seconds: number }>;
+const stages = JSON.parse(process.env.STAGES ?? '[{"scale":1,"seconds":60}]') as Array<{ scale: number; seconds: number; warmUp?: boolean }>;
 const RETRY_MS = 1000;
 
 interface Stream {
@@ -60,11 +60,13 @@ const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 let tick = new Window();
 let stage = new Window();
 let scale = 0;
+/** After the last stage nothing new is sent, retries included. */
+let stopping = false;
 /** Lines the receiver accepted, per stream: the scenario checks the tables against them. */
 const accepted: Record<LineStream, number> = { commands: 0, events: 0, llm: 0 };
 
 function send(ws: Workspace, s: Stream): void {
-  if (s.inFlight || s.pending.length === 0) return;
+  if (s.inFlight || s.pending.length === 0 || stopping) return;
   const lines = s.pending;
   s.pending = [];
   s.inFlight = true;
@@ -84,7 +86,7 @@ function send(ws: Workspace, s: Stream): void {
       s.offset += bytes;
       accepted[s.name] += lines.length;
       send(ws, s);
-    } else {
+    } else if (!stopping) {
       // Retried with the same bytes first, as a shipper does.
       s.pending = [...lines, ...s.pending];
       setTimeout(() => send(ws, s), RETRY_MS);
@@ -145,13 +147,14 @@ for (const [i, st] of stages.entries()) {
   stage = new Window();
   // Spread the first actions over one mean interval, so a stage does not start with a burst.
   for (const ws of fleet) ws.nextAt = now() + ws.rand() * (meanIntervalMs / scale);
-  say({ type: 'stage-start', stage: i, scale, t: (now() - started) / 1000 });
+  say({ type: 'stage-start', stage: i, scale, warmUp: st.warmUp, t: (now() - started) / 1000 });
   await new Promise((r) => setTimeout(r, st.seconds * 1000));
-  say({ type: 'stage-end', stage: i, scale, seconds: st.seconds, t: (now() - started) / 1000, ...stage.summary() });
+  say({ type: 'stage-end', stage: i, scale, warmUp: st.warmUp, seconds: st.seconds, t: (now() - started) / 1000, ...stage.summary() });
 }
 clearInterval(scheduler);
+stopping = true;
 // Let what is in flight finish, so the receiver's figures and ours agree.
 for (let i = 0; i < 100 && fleet.some((ws) => Object.values(ws.streams).some((s) => s.inFlight)); i++) await new Promise((r) => setTimeout(r, 100));
 clearInterval(ticker);
 say({ type: 'done', accepted, pending: fleet.reduce((n, ws) => n + Object.values(ws.streams).filter((s) => s.inFlight || s.pending.length > 0).length, 0) });
-await Promise.all(fleet.map((ws) => ws.pool.close()));
+await Promise.all(fleet.map((ws) => ws.pool.destroy()));

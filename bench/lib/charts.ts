@@ -110,5 +110,5 @@ export function percentilesOverTime(id: string, title: string, systems: Array<{ 
 
 /** A cumulative count over time (rows loaded, bytes uploaded), one line per method. */
 export function progressChart(id: string, title: string, y: string, lines: Array<{ name: string; baseline?: boolean; points: Array<[number, number]> }>): LineChart {
-  return { kind: 'line', id, title, x: 'seconds', y, series: lines.map((l) => ({ ...l, points: thin(l.points).map(([x, v]): [number, number] => [round(x, 2), round(v, 2)]) })) };
+  return { kind: 'line', id, title, x: 'seconds', y, series: lines.map((l) => ({ ...l, points: thin(l.points.filter(([, v]) => Number.isFinite(v))).map(([x, v]): [number, number] => [round(x, 2), round(v, 2)]) })) };
 }

@@ -4,9 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../dev/free-port.js';
+import { scrape, total } from './scrape.js';
 
 export const DIST = fileURLToPath(new URL('../../', import.meta.url));
-export const RECEIVER_BIN = `${DIST}receiver/main.js`;
+/** BENCH_RECEIVER_BIN measures another build of the receiver (a before/after) with the same harness. */
+export const RECEIVER_BIN = process.env.BENCH_RECEIVER_BIN ?? `${DIST}receiver/main.js`;
 export const SHIPPER_BIN = `${DIST}shipper/main.js`;
 export const NAIVE_RECEIVER_BIN = `${DIST}bench/naive-receiver.js`;
 export const DISCARD_RECEIVER_BIN = `${DIST}bench/discard-receiver.js`;
@@ -83,10 +85,25 @@ export function startShipperProcess(env: Record<string, string>): ChildProcess {
   });
 }
 
+export interface WatchedShipper {
+  child: ChildProcess;
+  /** True once this process has had a batch accepted, or has found nothing left to send. */
+  moved(): Promise<boolean>;
+}
+
 /** ferry-shipper with its /metrics on a known port, to see it deliver. */
-export async function startWatchedShipper(env: Record<string, string>): Promise<{ child: ChildProcess; metricsUrl: string }> {
+export async function startWatchedShipper(env: Record<string, string>): Promise<WatchedShipper> {
   const port = await freePort();
-  return { child: startShipperProcess({ ...env, METRICS_PORT: String(port) }), metricsUrl: `http://127.0.0.1:${port}` };
+  const child = startShipperProcess({ ...env, METRICS_PORT: String(port) });
+  return {
+    child,
+    async moved() {
+      const m = await scrape(`http://127.0.0.1:${port}`).catch(() => undefined);
+      if (!m) return false;
+      const lag = m.filter((s) => s.name === 'ferry_shipper_lag_bytes');
+      return total(m, 'ferry_shipper_events_sent_total') > 0 || (lag.length > 0 && lag.every((s) => s.value === 0));
+    },
+  };
 }
 
 /** Runs a bench program to its end; its last stdout line is its JSON result. */

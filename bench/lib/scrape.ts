@@ -26,3 +26,16 @@ export async function receiverRows(url: string): Promise<Record<string, number>>
   for (const s of await scrape(url)) if (s.name === 'ferry_receiver_rows_total') rows[s.labels.table!] = s.value;
   return rows;
 }
+
+/** Where the receiver's time went, per table: COPYs, their mean time, and the mean time of the requests that carried them. */
+export function receiverBreakdown(m: Samples, tables: readonly string[]): Array<Record<string, string | number>> {
+  const posts = total(m, 'ferry_receiver_http_request_duration_seconds_count', { method: 'POST' });
+  const postSeconds = total(m, 'ferry_receiver_http_request_duration_seconds_sum', { method: 'POST' });
+  return [
+    ...tables.map((table) => {
+      const n = total(m, 'ferry_receiver_copy_duration_seconds_count', { table });
+      return { what: `COPY into ${table}`, count: n, 'mean ms': n > 0 ? (total(m, 'ferry_receiver_copy_duration_seconds_sum', { table }) / n) * 1000 : 0, rows: total(m, 'ferry_receiver_rows_total', { table }) };
+    }),
+    { what: 'POST requests (parse, transaction, COPY, commit)', count: posts, 'mean ms': posts > 0 ? (postSeconds / posts) * 1000 : 0 },
+  ];
+}

@@ -8,6 +8,8 @@ import { escapeXml, renderChart } from './svg-chart.js';
 /** A scenario's JSON file, as run.ts writes it. */
 export interface StoredResult extends ScenarioResult {
   scenario: string;
+  /** A labelled run (BENCH_LABEL), shown beside the plain one. */
+  label?: string;
   /** Absent in results written before the report existed. */
   description?: string;
   started: string;
@@ -27,17 +29,23 @@ function table(rows: readonly Row[]): string {
 <tbody>${rows.map((r) => `<tr>${cols.map((c) => cell(r[c])).join('')}</tr>`).join('\n')}</tbody></table>`;
 }
 
+/** The scenario's name, with the run's label when it has one: the section's id and the file's name. */
+export function runName(r: StoredResult): string {
+  return r.label ? `${r.scenario}@${r.label}` : r.scenario;
+}
+
 function section(r: StoredResult): string {
   const met = r.verdicts.filter((v) => v.met).length;
-  return `<section id="${escapeXml(r.scenario)}">
-<h2>${escapeXml(r.scenario)} <span class="${met === r.verdicts.length ? 'ok' : 'missed'}">${met}/${r.verdicts.length} targets met</span></h2>
+  const name = runName(r);
+  return `<section id="${escapeXml(name)}">
+<h2>${escapeXml(name)} <span class="${met === r.verdicts.length ? 'ok' : 'missed'}">${met}/${r.verdicts.length} targets met</span></h2>
 <p class="what">${escapeXml(r.description ?? '')}</p>
-<p class="when">run ${escapeXml(r.started)}${r.seconds === undefined ? '' : `, ${formatNumber(r.seconds)} s`}; data: <a href="${escapeXml(r.scenario)}.json">${escapeXml(r.scenario)}.json</a></p>
+<p class="when">run ${escapeXml(r.started)}${r.seconds === undefined ? '' : `, ${formatNumber(r.seconds)} s`}; data: <a href="${escapeXml(name)}.json">${escapeXml(name)}.json</a></p>
 ${table(r.rows)}
 ${Object.entries(r.tables ?? {}).map(([title, rows]) => `<h3>${escapeXml(title)}</h3>\n${table(rows)}`).join('\n')}
 <ul class="verdicts">${r.verdicts.map((v) => `<li class="${v.met ? 'ok' : 'missed'}">${v.met ? 'met' : 'MISSED'}: ${escapeXml(v.target)} — measured ${escapeXml(v.measured)}</li>`).join('')}</ul>
 ${(r.notes ?? []).length > 0 ? `<ul class="notes">${r.notes!.map((n) => `<li>${escapeXml(n)}</li>`).join('')}</ul>` : ''}
-<div class="charts">${(r.charts ?? []).map((c) => `<figure>${renderChart(c)}<figcaption><a href="${chartPng(r.scenario, c.id)}">PNG</a></figcaption></figure>`).join('\n')}</div>
+<div class="charts">${(r.charts ?? []).map((c) => `<figure>${renderChart(c)}<figcaption><a href="${chartPng(name, c.id)}">PNG</a></figcaption></figure>`).join('\n')}</div>
 </section>`;
 }
 
@@ -55,7 +63,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 
 export function buildReport(results: readonly StoredResult[], generated: Date): string {
   const machine = results[0]?.machine ?? {};
-  const summary = results.map((r) => ({ scenario: r.scenario, run: r.started, 'targets met': `${r.verdicts.filter((v) => v.met).length}/${r.verdicts.length}` }));
+  const summary = results.map((r) => ({ scenario: runName(r), run: r.started, 'targets met': `${r.verdicts.filter((v) => v.met).length}/${r.verdicts.length}` }));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ferry benchmarks</title><style>${STYLE}</style></head>
 <body>

@@ -1,15 +1,16 @@
 // Writes bench/results/report.html from the JSON results there, then renders it
 // in Chromium: PNG of each chart and of the whole page.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildReport, chartPng, type StoredResult } from './html-report.js';
 import { renderInChromium, type Rendered } from './browser.js';
 
-/** The results of `scenarios` (in that order) found in `dir`; a scenario never run is left out. */
+/** The results of `scenarios` (in that order, each with its labelled runs after it) found in `dir`. */
 async function readResults(dir: string, scenarios: readonly string[]): Promise<StoredResult[]> {
-  const found = await Promise.all(scenarios.map((s) => readFile(join(dir, `${s}.json`), 'utf8').then((t) => JSON.parse(t) as StoredResult, () => undefined)));
-  return found.filter((r): r is StoredResult => r !== undefined);
+  const files = await readdir(dir);
+  const names = scenarios.flatMap((s) => [`${s}.json`, ...files.filter((f) => f.startsWith(`${s}@`) && f.endsWith('.json')).sort()]).filter((f) => files.includes(f));
+  return Promise.all(names.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as StoredResult));
 }
 
 export async function writeReport(dir: string, scenarios: readonly string[]): Promise<{ html: string; rendered: Rendered; results: number }> {

@@ -18,7 +18,7 @@ import { every, until } from '../lib/poll.js';
 import { sampleProcess, sampleProcessTree, type ProcSummary } from '../lib/proc-stats.js';
 import { NAIVE_RECEIVER_BIN, NAIVE_SHIPPER_BIN, runToEnd, startListening, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
 import { runtimeOf } from '../lib/runtime-dir.js';
-import { receiverRows } from '../lib/scrape.js';
+import { receiverBreakdown, receiverRows, scrape } from '../lib/scrape.js';
 import { MIB } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Row, Scenario, ScenarioContext } from '../scenario.js';
@@ -33,6 +33,8 @@ type Progress = Array<[number, number]>;
 
 interface Run {
   seconds: number;
+  /** The receiver's own account of its time (ferry only). */
+  breakdown?: Row[];
   /** Seconds until each stream's last row was committed. */
   done: Partial<Record<LineStream, number>>;
   progress: Progress;
@@ -90,13 +92,14 @@ async function ferry(ctx: ScenarioContext, db: BenchDb, backlogs: Backlogs): Pro
   }, { everyMs: 200, timeoutS: 3600, alive: () => shipper.exitCode === null, what: 'ferry catch-up' });
   const seconds = (performance.now() - t0) / 1000;
   const procs = { 'ferry-shipper': shipperStats.stop(), 'ferry-receiver': receiverStats.stop(), PostgreSQL: pgStats.stop() };
+  const breakdown = receiverBreakdown(await scrape(receiver.url), STREAMS.map((s) => TABLES[s].table));
   await stopChild(shipper);
   await receiver.stop();
   for (const s of STREAMS) {
     const n = await db.count(TABLES[s].table);
     if (n !== backlogs[s].lines) throw new Error(`ferry stored ${n} ${s} rows of ${backlogs[s].lines}`);
   }
-  return { seconds, done, progress, procs };
+  return { seconds, done, progress, procs, breakdown };
 }
 
 /** The naive pair on the first `sample` lines of each file, all three files at once. */
@@ -151,6 +154,7 @@ export const catchUp: Scenario = {
       const table = printTable(title, rows);
       const naiveRows = STREAMS.map((s) => ({ stream: s, 'sample lines': naive[s].lines, 'sample seconds': Number(naive[s].seconds.toFixed(2)), 'lines/s': naive[s].lines / naive[s].seconds, 'backlog lines': backlogs[s].lines, 'extrapolated s': naiveDone[s]! }));
       printTable('naive pair: the measured samples', naiveRows);
+      printTable("ferry-receiver's own account (its /metrics)", f.breakdown!);
 
       const vsCopy = rate(1) / rate(0);
       const vsNaive = rate(1) / rate(2);
@@ -167,7 +171,7 @@ export const catchUp: Scenario = {
       ];
       return {
         table, rows, verdicts, charts,
-        tables: { 'naive pair: the measured samples': naiveRows },
+        tables: { 'naive pair: the measured samples': naiveRows, "ferry-receiver's own account (its /metrics)": f.breakdown! },
         notes: [
           `The naive pair ran on the first ${sample.toLocaleString()} lines of each file only; its whole-backlog time is backlog lines / sampled lines per second, per file, the slowest file setting the total.`,
           'psql \\copy does not fold state events into workspace_status; ferry does. PostgreSQL figures include every backend (CPU) and proportional memory (PSS).',

@@ -58,8 +58,9 @@ export const crash: Scenario = {
           return n >= (lines * k) / (kills + 1) ? n : undefined;
         }, { everyMs: 20, timeoutS: 1800, alive: () => shipper.child.exitCode === null, what: `kill ${k}` });
         const before = await duplicates();
-        const { next, resumeSeconds } = await killAndRestart(shipper.child, () => startWatchedShipper(env), async (p) => total(await scrape(p.metricsUrl).catch(() => []), 'ferry_shipper_events_sent_total') > 0);
+        const { next, resumeSeconds } = await killAndRestart(shipper.child, () => startWatchedShipper(env), (p) => p.moved());
         shipper = next;
+        if (resumeSeconds === undefined) throw new Error(`kill ${k}: the shipper did not resume`);
         // What this kill made the new process send again shows once it has passed where the old one was.
         await until(async () => ((await committed()) > at ? true : undefined), { everyMs: 50, timeoutS: 600, alive: () => shipper.child.exitCode === null, what: `after kill ${k}` });
         const after = await duplicates();

@@ -21,6 +21,7 @@ import { every } from '../lib/poll.js';
 import { sampleProcess, sampleProcessTree, type Sampler } from '../lib/proc-stats.js';
 import { FLEET_GENERATOR_BIN, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
 import { scrape, total, type Samples } from '../lib/scrape.js';
+import { sampleWaits } from '../lib/wait-events.js';
 import { MIB } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Row, Scenario } from '../scenario.js';
@@ -76,17 +77,21 @@ export const fleet: Scenario = {
     const intervalMs = ctx.int('BENCH_FLEET_COMMAND_INTERVAL_MS', 4000);
     const seconds = ctx.int('BENCH_FLEET_SECONDS', 60);
     const rampSeconds = ctx.int('BENCH_FLEET_RAMP_SECONDS', 20);
-    const maxScale = ctx.int('BENCH_FLEET_MAX_SCALE', 8);
+    const maxScale = ctx.int('BENCH_FLEET_MAX_SCALE', 4);
     const realShippers = ctx.int('BENCH_FLEET_SHIPPERS', 5);
     const profile = ctx.int('BENCH_FLEET_PROFILE', 0) === 1;
-    const stages = [{ scale: 1, seconds }];
+    const poolMax = ctx.int('BENCH_FLEET_PG_POOL_MAX', 10);
+    const warmUp = ctx.int('BENCH_FLEET_WARMUP_SECONDS', 15);
+    // A fleet runs in a steady state: connections open, code warm. The warm-up reaches it and is not measured.
+    const stages: Array<{ scale: number; seconds: number; warmUp?: boolean }> = [{ scale: 1, seconds: warmUp, warmUp: true }, { scale: 1, seconds }];
     for (let s = 2; s <= maxScale; s *= 2) stages.push({ scale: s, seconds: rampSeconds });
 
     const db = await startBenchDb();
     await db.reset();
     const profileDir = join(ctx.workDir, 'profile');
-    const receiver = await startReceiverProcess(db.url, TOKEN, {}, profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    const receiver = await startReceiverProcess(db.url, TOKEN, { PG_POOL_MAX: String(poolMax) }, profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
     const samplers: Record<string, Sampler> = { 'ferry-receiver': sampleProcess(receiver.child.pid!, 250), PostgreSQL: sampleProcessTree(await db.postmasterPid()) };
+    const waits = sampleWaits(db.pool, 'ferry-receiver');
     const simulators: Simulator[] = [];
     const shippers = [];
     try {
@@ -100,7 +105,7 @@ export const fleet: Scenario = {
         if (i === 0) samplers['ferry-shipper (1 of the real ones)'] = sampleProcess(shipper.pid!, 250);
       }
 
-      ctx.progress(`generator: ${workspaces} workspaces, a command every ${intervalMs / 1000} s each at scale 1; stages ${stages.map((s) => `${s.scale}x ${s.seconds} s`).join(', ')}`);
+      ctx.progress(`generator: ${workspaces} workspaces, a command every ${intervalMs / 1000} s each at scale 1; stages ${stages.map((s) => `${s.scale}x ${s.seconds} s${s.warmUp ? ' (warm-up)' : ''}`).join(', ')}`);
       const generator = spawn(process.execPath, [FLEET_GENERATOR_BIN], {
         env: { PATH: process.env.PATH, URL: receiver.url, TOKEN, WORKSPACES: String(workspaces), COMMAND_INTERVAL_MS: String(intervalMs), STAGES: JSON.stringify(stages) },
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -114,12 +119,20 @@ export const fleet: Scenario = {
         overTime.push({ t: (performance.now() - t0) / 1000, commits, posts: ingestPosts(m) });
       });
       const stageRows: Row[] = [];
+      const waitRows: Row[] = [];
       let starting: Snapshot | undefined;
       let accepted: Record<string, number> = {};
       for await (const line of createInterface({ input: generator.stdout! })) {
-        const e = JSON.parse(line) as { type: string } & Partial<StageEnd> & { t: number; accepted?: Record<string, number> };
+        const e = JSON.parse(line) as { type: string; warmUp?: boolean } & Partial<StageEnd> & { t: number; accepted?: Record<string, number> };
         if (e.type === 'tick') ticks.push({ t: e.t, requests: e.requests!, p50: e.p50!, p99: e.p99!, errors: e.errors! });
-        if (e.type === 'stage-start') starting = await snapshot(receiver.url, db, samplers);
+        if (e.warmUp) {
+          if (e.type === 'stage-start') ctx.progress(`warm-up: ${warmUp} s at 1x, not measured`);
+          continue;
+        }
+        if (e.type === 'stage-start') {
+          starting = await snapshot(receiver.url, db, samplers);
+          waits.take();
+        }
         if (e.type === 'done') accepted = e.accepted!;
         if (e.type !== 'stage-end' || !starting) continue;
         const end = await snapshot(receiver.url, db, samplers);
@@ -134,10 +147,14 @@ export const fleet: Scenario = {
           'receiver CPU %': use('ferry-receiver').cpu, 'receiver peak RSS MiB': use('ferry-receiver').peakMiB, 'PostgreSQL CPU %': use('PostgreSQL').cpu, 'generator CPU %': use('generator').cpu,
         };
         stageRows.push(row);
+        const w = waits.take();
+        row['busy PG connections'] = Number(w.busy.toFixed(1));
+        waitRows.push({ stage: `${e.scale}x`, ...w.shares });
         ctx.progress(`stage ${e.scale}x: ${Math.round(Number(row['requests/s']))} requests/s, p99 ${Number(row['p99 ms']).toFixed(1)} ms, ${row.errors} errors`);
       }
       await new Promise<void>((r) => (generator.exitCode !== null ? r() : generator.once('exit', () => r())));
       await poller.stop();
+      await waits.stop();
 
       ctx.progress('draining the real shippers');
       for (const sim of simulators) sim.stop();
@@ -157,9 +174,13 @@ export const fleet: Scenario = {
         { source: `real shippers (${realShippers}, lines written)`, ...written, 'rows stored': `${shipperRows.commands} / ${shipperRows.events} / ${shipperRows.llm}`, 'exit codes': shipperCodes.join(' ') },
       ];
 
-      const table = printTable(`fleet: ${workspaces.toLocaleString()} simulated workspaces + ${realShippers} real shippers, one receiver (PG_POOL_MAX 10), durable PostgreSQL`, stageRows);
+      const table = printTable(`fleet: ${workspaces.toLocaleString()} simulated workspaces + ${realShippers} real shippers, one receiver (PG_POOL_MAX ${poolMax}), durable PostgreSQL`, stageRows);
       printTable('lines accepted vs rows stored (commands, events, llm)', integrity);
-      const tables: Record<string, Row[]> = { 'lines accepted vs rows stored (commands / events / llm)': integrity };
+      printTable("the receiver's PostgreSQL connections while busy (% of samples, pg_stat_activity every 100 ms)", waitRows);
+      const tables: Record<string, Row[]> = {
+        'lines accepted vs rows stored (commands / events / llm)': integrity,
+        "the receiver's PostgreSQL connections while busy: what they were doing (% of samples, pg_stat_activity every 100 ms)": waitRows,
+      };
       if (profile) {
         const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
         if (files[0]) tables['receiver CPU profile, all stages (node --cpu-prof, self time)'] = (await hottest(join(profileDir, files[0]))) as unknown as Row[];
@@ -180,12 +201,13 @@ export const fleet: Scenario = {
       return {
         table, rows: stageRows, verdicts, charts, tables,
         notes: [
-          `Stage 1x: each of ${workspaces.toLocaleString()} workspaces runs a command every ${intervalMs / 1000} s on average (exponential gaps), a state event with 20% of commands and a tutor call (5-50 KB prompt) with 3%; every line is posted at once, one request in flight per stream, as a caught-up shipper does. Later stages multiply the rate.`,
+          `Stage 1x: each of ${workspaces.toLocaleString()} workspaces runs a command every ${intervalMs / 1000} s on average (exponential gaps), a state event with 20% of commands and a tutor call (5-50 KB prompt) with 3%; every line is posted at once, one request in flight per stream, as a caught-up shipper does. Later stages multiply the rate. A ${warmUp} s warm-up at 1x comes first and is not measured.`,
           'Latency is measured by the generator for its own requests (loopback); requests/s, events/s and errors count the real shippers too (receiver /metrics). xact/s is pg_stat_database.xact_commit, which backends flush about once a second, and includes the benchmark\'s own once-a-second query.',
           'The generator, the receiver, PostgreSQL and the real shippers share the same 2 cores: at the higher stages they compete for CPU, which the generator CPU column shows.',
         ],
       };
     } finally {
+      await waits.stop();
       for (const s of shippers) if (s.exitCode === null) s.kill('SIGKILL');
       for (const sim of simulators) sim.stop();
       if (receiver.child.exitCode === null) await receiver.stop();

@@ -89,8 +89,10 @@ export function createStreamHub(pool: pg.Pool, o: StreamOptions, hooks: StreamHo
       // Until the client reaches the hub's position, it reads on its own, waiting for its socket.
       while (c.open && comparePositions(c.position, position) < 0) {
         const page = await readAfter(pool, c.position, REPLAY_PAGE);
-        for (const e of page.events) if (!c.send(e)) return;
-        await c.drained();
+        for (const e of page.events) {
+          if (!c.send(e)) return;
+          await c.drained();
+        }
         if (page.events.length === 0) break;
       }
       if (c.open) live.add(c);

@@ -206,7 +206,8 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     const n = await source.read(buf, Math.min(buf.length, size - position.offset), position.offset);
     const frame = frameLines(buf, n, d.limits);
     if (frame.kind === 'too_long') {
-      tooLong = { start: position.offset, scannedTo: position.offset + n };
+      // Scanned from the line's start: its newline may be inside this window, with lines after it.
+      tooLong = { start: position.offset, scannedTo: position.offset };
       return 'progress';
     }
     if (frame.kind === 'partial') {

@@ -16,8 +16,10 @@ import { waitFor } from '../helpers/wait.js';
 import { goodLine, LINE_CASES, lineBytes, TABLE, TAG_COLUMN, type LineCase } from './corpus.js';
 
 const FILES: Record<LineStream, string> = { commands: 'command-log.jsonl', events: 'state-events.jsonl', llm: 'llm-history.jsonl' };
-/** Over the shipper's MAX_LINE_BYTES (1 MiB) and the receiver's (4 MiB). */
+/** Over the shipper's MAX_LINE_BYTES (1 MiB), and over its read window (4 MiB): its newline is found by scanning on. */
 const TEN_MB_LINE = Buffer.from(`{"command":"${'x'.repeat(10 * 1024 * 1024)}","exit_code":0,"timestamp":1}`);
+/** Over MAX_LINE_BYTES, but inside one read window together with the lines after it. */
+const TWO_MB_LINE = Buffer.from(`{"command":"${'y'.repeat(2 * 1024 * 1024)}","exit_code":0,"timestamp":1}`);
 
 let base: string;
 let db: pg.Pool;
@@ -70,14 +72,15 @@ describe('hostile lines over HTTP', () => {
 });
 
 describe('hostile lines in the runtime files, through the real shipper', () => {
-  it('every case lands where it should, the good lines between them exactly once, a 10 MB line reported by the shipper', async () => {
+  it('every case lands where it should, the good lines between them exactly once, 2 MB and 10 MB lines reported by the shipper', async () => {
     const ws = 'shipped-corpus';
     const dirs = await shipperDirs();
     await mkdir(dirs.runtimeDir, { recursive: true });
     const expected = new Map<LineStream, { size: number; good: string[]; loaded: number; rejects: Array<{ at: number; reason: string }> }>();
     for (const stream of LINE_STREAMS) {
-      const cases: Array<LineCase | 'ten-mb'> = [...LINE_CASES.filter((c) => c.stream === stream)];
-      if (stream === 'commands') cases.splice(cases.length >> 1, 0, 'ten-mb');
+      const cases: Array<LineCase | Buffer> = [...LINE_CASES.filter((c) => c.stream === stream)];
+      if (stream === 'commands') cases.splice(cases.length >> 1, 0, TEN_MB_LINE);
+      cases.splice(cases.length >> 2, 0, TWO_MB_LINE);
       const parts: Buffer[] = [];
       let size = 0;
       const e = { size: 0, good: [] as string[], loaded: 0, rejects: [] as Array<{ at: number; reason: string }> };
@@ -87,8 +90,8 @@ describe('hostile lines in the runtime files, through the real shipper', () => {
         e.good.push(good);
         push(Buffer.from(`${goodLine(stream, good)}\n`));
         const at = size;
-        push(Buffer.concat([c === 'ten-mb' ? TEN_MB_LINE : lineBytes(c), Buffer.from('\n')]));
-        if (c === 'ten-mb') e.rejects.push({ at, reason: 'line_too_long' });
+        push(Buffer.concat([Buffer.isBuffer(c) ? c : lineBytes(c), Buffer.from('\n')]));
+        if (Buffer.isBuffer(c)) e.rejects.push({ at, reason: 'line_too_long' });
         else if (c.expect === 'loaded') e.loaded++;
         else e.rejects.push({ at, reason: c.expect });
       });

@@ -41,6 +41,8 @@ export interface HttpCase {
   expect: {
     /** null: the connection closes without an answer. */
     status: number | null;
+    /** The server may also close the connection before its answer is read (it races its own close). */
+    mayClose?: boolean;
     error?: string;
     answer?: Record<string, unknown>;
     /** Rows stored for the case's workspace. */

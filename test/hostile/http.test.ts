@@ -105,8 +105,8 @@ describe('hostile HTTP', () => {
     const outcome = c.expect.status === null ? 'the connection closes' : `${c.expect.status}${c.expect.error ? ` ${c.expect.error}` : ''}`;
     test(`${c.category}: ${c.case} → ${outcome}, ${c.expect.stored} rows stored`, async () => {
       const res = await send(c);
-      if (c.expect.status === 413 && res.status === null) {
-        // fetch may see the early 413 as a reset while it still writes the body; the stored count below still holds.
+      if (res.status === null && (c.expect.status === 413 || c.expect.mayClose)) {
+        // An early answer (413 while the body still goes out, 400 then close) may be lost to the reset; the stored count below still holds.
       } else {
         expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(c.expect.status);
       }

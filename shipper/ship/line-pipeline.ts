@@ -8,9 +8,10 @@ import type { PipelineDef } from '../config.js';
 import type { ShipperEvents } from '../events.js';
 import type { CheckpointStore, FilePosition } from '../tail/checkpoint-store.js';
 import { frameLines, readWindow, type FrameLimits } from '../tail/framer.js';
+import { latestTruncations } from '../tail/generation.js';
 import { openSource, type SourceFile } from '../tail/source-file.js';
 import type { Wakeup } from '../tail/watcher.js';
-import { committedOffset } from './offsets-client.js';
+import { committedOffset, committedSources } from './offsets-client.js';
 import { nativeRequest, vectorRequest, type BatchRef } from './request-body.js';
 import type { RetryingTransport } from './retrying-transport.js';
 import { CONTENT_TYPES, HEADERS, PATHS, type RejectReport } from '../../shared/wire.js';
@@ -89,7 +90,14 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
 
   async function enterGeneration(src: SourceFile, signal: AbortSignal): Promise<boolean> {
     const saved = d.checkpoints.get(def.name);
-    const n = truncations ?? (saved && src.generation(saved.truncations) === saved.generation ? saved.truncations : 0);
+    let n = truncations ?? (saved && src.generation(saved.truncations) === saved.generation ? saved.truncations : undefined);
+    if (n === undefined && d.format.kind === 'native') {
+      // No checkpoint vouches for the truncation count: the receiver knows which ids it holds.
+      const held = await committedSources(d.transport, d.workspaceId, def.stream, signal, (f) => events.onAttemptFailed(def.name, f));
+      if (held === undefined) return false;
+      n = latestTruncations(src.generation(0), held);
+    }
+    n ??= 0;
     const generation = src.generation(n);
     const known = saved?.generation === generation;
     let offset: number;

@@ -5,6 +5,16 @@
 import { PATHS, type LineStream, type OffsetsResponse } from '../../shared/wire.js';
 import type { FailedAttempt, RetryingTransport } from './retrying-transport.js';
 
+/** The generations (source ids) the receiver holds for a stream, or undefined when aborted. */
+export async function committedSources(
+  transport: RetryingTransport, workspaceId: string, stream: LineStream, signal: AbortSignal, onFailed: (f: FailedAttempt) => void,
+): Promise<string[] | undefined> {
+  const query = new URLSearchParams({ workspace_id: workspaceId, stream });
+  const result = await transport.deliver({ method: 'GET', path: `${PATHS.offsets}?${query}`, headers: {} }, signal, onFailed);
+  if (result.status !== 'delivered') return undefined;
+  return ((result.answer as unknown as OffsetsResponse).offsets ?? []).filter((o) => o.stream === stream).map((o) => o.source_id);
+}
+
 /** The committed offset (0 for a stream the receiver has never seen), or undefined when aborted. */
 export async function committedOffset(
   transport: RetryingTransport, workspaceId: string, stream: LineStream, sourceId: string, signal: AbortSignal, onFailed: (f: FailedAttempt) => void,

@@ -33,3 +33,18 @@ export function generationId(file: FileIdentity, fingerprint: Buffer, truncation
   const hash = createHash('sha256').update(fingerprint).digest('hex').slice(0, 16);
   return `${file.dev}.${file.ino}.${hash}${truncations > 0 ? `.t${truncations}` : ''}`;
 }
+
+/**
+ * The truncation count a file's generation reached, from the generation ids
+ * the receiver holds for it (`base`, `base.t1`, `base.t2`, ...): the highest,
+ * or 0. A lost checkpoint is recovered from this, so a file truncated before
+ * the checkpoint went missing keeps the id its lines were committed under.
+ */
+export function latestTruncations(base: string, sourceIds: readonly string[]): number {
+  let latest = 0;
+  for (const id of sourceIds) {
+    const m = id.startsWith(`${base}.t`) ? /^\d+$/.exec(id.slice(base.length + 2)) : null;
+    if (m) latest = Math.max(latest, Number(m[0]));
+  }
+  return latest;
+}

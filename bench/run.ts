@@ -4,7 +4,7 @@
 // `npm run bench -- report` only rebuilds the report.
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeReport } from './report/write-report.js';
@@ -42,6 +42,8 @@ let failed = false;
 for (const scenario of chosen) {
   const workDir = await mkdtemp(join(tmpdir(), `ferry-bench-${scenario.name}-`));
   const started = new Date();
+  // The machine may be shared: its load beside the figures says how much.
+  const loadBefore = loadavg()[0]!;
   try {
     const result = await scenario.run({
       workDir,
@@ -50,7 +52,7 @@ for (const scenario of chosen) {
     });
     const seconds = Math.round((Date.now() - started.getTime()) / 1000);
     const file = label ? `${scenario.name}@${label}.json` : `${scenario.name}.json`;
-    await writeFile(join(RESULTS_DIR, file), JSON.stringify({ scenario: scenario.name, label, description: scenario.description, started: started.toISOString(), seconds, machine, ...result }, null, 2));
+    await writeFile(join(RESULTS_DIR, file), JSON.stringify({ scenario: scenario.name, label, description: scenario.description, started: started.toISOString(), seconds, machine, load: { before: loadBefore, after: loadavg()[0]! }, ...result }, null, 2));
     if (result.verdicts.some((v) => !v.met)) failed = true;
   } finally {
     await rm(workDir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // PostgreSQL's postmaster and backends) from /proc, sampled while a scenario runs.
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { max } from './stats.js';
 
 const CLOCK_TICKS = 100;
 
@@ -95,7 +96,7 @@ function sampler(read: () => Reading | undefined, everyMs: number): Sampler {
       take();
       return {
         // The kernel's high-water mark catches peaks between samples.
-        peakRssBytes: Math.max(hwm, ...samples.map((s) => s.rssBytes)),
+        peakRssBytes: Math.max(hwm, max(samples.map((s) => s.rssBytes))),
         cpuSeconds: samples.at(-1)?.cpuSeconds ?? 0,
         samples,
       };

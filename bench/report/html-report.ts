@@ -14,6 +14,8 @@ export interface StoredResult extends ScenarioResult {
   description?: string;
   started: string;
   seconds?: number;
+  /** One-minute load average when the scenario started and ended. */
+  load?: { before: number; after: number };
   machine: Record<string, string | number | undefined>;
 }
 
@@ -40,7 +42,7 @@ function section(r: StoredResult): string {
   return `<section id="${escapeXml(name)}">
 <h2>${escapeXml(name)} <span class="${met === r.verdicts.length ? 'ok' : 'missed'}">${met}/${r.verdicts.length} targets met</span></h2>
 <p class="what">${escapeXml(r.description ?? '')}</p>
-<p class="when">run ${escapeXml(r.started)}${r.seconds === undefined ? '' : `, ${formatNumber(r.seconds)} s`}; data: <a href="${escapeXml(name)}.json">${escapeXml(name)}.json</a></p>
+<p class="when">run ${escapeXml(r.started)}${r.seconds === undefined ? '' : `, ${formatNumber(r.seconds)} s`}${r.load ? `, load average ${r.load.before.toFixed(1)} → ${r.load.after.toFixed(1)} on ${escapeXml(String(r.machine.cpus))} cores` : ''}; data: <a href="${escapeXml(name)}.json">${escapeXml(name)}.json</a></p>
 ${table(r.rows)}
 ${Object.entries(r.tables ?? {}).map(([title, rows]) => `<h3>${escapeXml(title)}</h3>\n${table(rows)}`).join('\n')}
 <ul class="verdicts">${r.verdicts.map((v) => `<li class="${v.met ? 'ok' : 'missed'}">${v.met ? 'met' : 'MISSED'}: ${escapeXml(v.target)} — measured ${escapeXml(v.measured)}</li>`).join('')}</ul>

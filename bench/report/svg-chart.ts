@@ -28,6 +28,13 @@ export function ticks(max: number, count = 5): number[] {
   return out;
 }
 
+/** Axis labels stay short: 20M, 150k. */
+function tickLabel(v: number): string {
+  if (Math.abs(v) >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (Math.abs(v) >= 1e4) return `${Number((v / 1e3).toPrecision(3))}k`;
+  return formatNumber(v);
+}
+
 function colourer() {
   let ferry = 0;
   let baseline = 0;
@@ -55,8 +62,8 @@ function lineChart(chart: LineChart): string {
   const Y = (v: number) => MARGIN.top + PLOT_HEIGHT - (v / yMax) * PLOT_HEIGHT;
   const colour = colourer();
   const parts: string[] = [];
-  for (const v of yTicks) parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${Y(v)}" y2="${Y(v)}" stroke="#e4e4e4"/><text x="${MARGIN.left - 6}" y="${Y(v) + 4}" text-anchor="end" fill="#444">${formatNumber(v)}</text>`);
-  for (const v of xTicks) parts.push(`<text x="${X(v)}" y="${MARGIN.top + PLOT_HEIGHT + 16}" text-anchor="middle" fill="#444">${formatNumber(v)}</text>`);
+  for (const v of yTicks) parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${Y(v)}" y2="${Y(v)}" stroke="#e4e4e4"/><text x="${MARGIN.left - 6}" y="${Y(v) + 4}" text-anchor="end" fill="#444">${tickLabel(v)}</text>`);
+  for (const v of xTicks) parts.push(`<text x="${X(v)}" y="${MARGIN.top + PLOT_HEIGHT + 16}" text-anchor="middle" fill="#444">${tickLabel(v)}</text>`);
   parts.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${MARGIN.top + PLOT_HEIGHT}" stroke="#888"/>`);
   parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${MARGIN.top + PLOT_HEIGHT}" y2="${MARGIN.top + PLOT_HEIGHT}" stroke="#888"/>`);
   parts.push(`<text x="${WIDTH - MARGIN.right}" y="${MARGIN.top + PLOT_HEIGHT + 34}" text-anchor="end" fill="#444">${escapeXml(chart.x)}</text>`);
@@ -86,7 +93,7 @@ function barChart(chart: BarChart): string {
   const colour = colourer();
   const parts: string[] = [];
   const bottom = MARGIN.top + chart.bars.length * (BAR.height + BAR.gap);
-  for (const v of xTicks) parts.push(`<line x1="${X(v)}" x2="${X(v)}" y1="${MARGIN.top - 4}" y2="${bottom}" stroke="#e4e4e4"/><text x="${X(v)}" y="${bottom + 16}" text-anchor="middle" fill="#444">${formatNumber(v)}</text>`);
+  for (const v of xTicks) parts.push(`<line x1="${X(v)}" x2="${X(v)}" y1="${MARGIN.top - 4}" y2="${bottom}" stroke="#e4e4e4"/><text x="${X(v)}" y="${bottom + 16}" text-anchor="middle" fill="#444">${tickLabel(v)}</text>`);
   chart.bars.forEach((b, i) => {
     const y = MARGIN.top + i * (BAR.height + BAR.gap);
     const label = b.label.length > 46 ? `${b.label.slice(0, 45)}…` : b.label;

@@ -1,7 +1,7 @@
 // Writes bench/results/report.html from the JSON results there, then renders it
 // in Chromium: PNG of each chart and of the whole page.
 
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildReport, chartPng, type StoredResult } from './html-report.js';
 import { renderInChromium, type Rendered } from './browser.js';
@@ -17,6 +17,8 @@ export async function writeReport(dir: string, scenarios: readonly string[]): Pr
   const results = await readResults(dir, scenarios);
   const html = join(dir, 'report.html');
   await writeFile(html, buildReport(results, new Date()));
+  // Charts of runs no longer here must not linger beside the report.
+  await rm(join(dir, 'charts'), { recursive: true, force: true });
   const rendered = await renderInChromium(html, chartPng);
   return { html, rendered, results: results.length };
 }

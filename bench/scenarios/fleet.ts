@@ -22,7 +22,7 @@ import { sampleProcess, sampleProcessTree, type Sampler } from '../lib/proc-stat
 import { FLEET_GENERATOR_BIN, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
 import { scrape, total, type Samples } from '../lib/scrape.js';
 import { sampleWaits } from '../lib/wait-events.js';
-import { MIB } from '../lib/stats.js';
+import { max, MIB } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Row, Scenario } from '../scenario.js';
 
@@ -66,7 +66,7 @@ function usage(s: Sampler, from: number, to: number): { cpu: number; peakMiB: nu
   const a = window[0];
   const b = window.at(-1);
   if (!a || !b || b.t <= a.t) return { cpu: NaN, peakMiB: NaN };
-  return { cpu: ((b.cpuSeconds - a.cpuSeconds) / (b.t - a.t)) * 100, peakMiB: Math.max(...window.map((x) => x.rssBytes)) / MIB };
+  return { cpu: ((b.cpuSeconds - a.cpuSeconds) / (b.t - a.t)) * 100, peakMiB: max(window.map((x) => x.rssBytes)) / MIB };
 }
 
 export const fleet: Scenario = {

@@ -10,7 +10,7 @@ import { startCommitClock } from '../lib/commit-clock.js';
 import { startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
 import { startRsyslog } from '../lib/rsyslog.js';
 import { percentilesOverTime, progressChart } from '../lib/charts.js';
-import { percentile } from '../lib/stats.js';
+import { max, percentile } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 
@@ -72,7 +72,7 @@ export const latency: Scenario = {
       const rows = [['ferry (shipper → receiver → COPY)', ferry], ['rsyslog imfile → mmjsonparse → ompgsql', rsyslog]] as const;
       const summary = rows.map(([method, r]) => {
         const ms = r.samples.map((s) => s.ms).filter(Number.isFinite);
-        return { method, lines: r.samples.length, lost: r.lost, 'p50 ms': percentile(ms, 50), 'p99 ms': percentile(ms, 99), 'max ms': Math.max(...ms) };
+        return { method, lines: r.samples.length, lost: r.lost, 'p50 ms': percentile(ms, 50), 'p99 ms': percentile(ms, 99), 'max ms': max(ms) };
       });
       const table = printTable(`latency: one line every ${everyMs} ms, ${count} lines, write → visible in PostgreSQL`, summary);
       const f = summary[0]!;

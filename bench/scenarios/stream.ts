@@ -12,7 +12,7 @@ import { startBenchDb } from '../lib/bench-db.js';
 import { processCharts, type ChartedProcess } from '../lib/charts.js';
 import { FLEET_GENERATOR_BIN, startReceiverProcess, stopChild } from '../lib/programs.js';
 import { sampleProcess } from '../lib/proc-stats.js';
-import { MIB, percentile } from '../lib/stats.js';
+import { max, MIB, percentile } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Row, Scenario } from '../scenario.js';
 
@@ -86,7 +86,7 @@ export const stream: Scenario = {
         const complete = followers.filter((f) => f.events === stored).length;
         rows.push({
           clients, 'batch events': stored, 'events delivered': delays.length, 'clients with every event': `${complete} of ${clients}`,
-          'p50 ms': percentile(delays, 50), 'p99 ms': percentile(delays, 99), 'max ms': Math.max(...delays),
+          'p50 ms': percentile(delays, 50), 'p99 ms': percentile(delays, 99), 'max ms': max(delays),
           'receiver CPU s': peak.cpuSeconds, 'receiver peak RSS MiB': peak.peakRssBytes / MIB,
         });
         processes.push({ name: `receiver, ${clients} client(s)`, summary: peak, baseline: clients === 1 });

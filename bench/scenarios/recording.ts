@@ -13,6 +13,7 @@ import { startS3 } from '../../dev/embedded-s3.js';
 import { createObjectStore } from '../../shared/object-store.js';
 import { primaryFinalKey } from '../../shared/recording-keys.js';
 import { startBenchDb } from '../lib/bench-db.js';
+import { barsFromRows, processCharts } from '../lib/charts.js';
 import { sampleProcess } from '../lib/proc-stats.js';
 import { startReceiverProcess, startShipperProcess } from '../lib/programs.js';
 import { MIB } from '../lib/stats.js';
@@ -118,7 +119,8 @@ export const recording: Scenario = {
         { target: 'shipper peak RSS <= 128 MiB (S3 client loaded)', measured: `${(peak.peakRssBytes / MIB).toFixed(0)} MiB`, met: peak.peakRssBytes / MIB <= 128 },
       ];
       printTable('targets', verdicts.map((v) => ({ ...v, met: v.met ? 'yes' : 'NO' })));
-      return { table, rows, verdicts, series: { shipper: peak.samples } };
+      const charts = [barsFromRows('uploaded', 'recording: bytes uploaded / file size', 'uploaded / size', rows, 'uploaded / size', (m) => m.startsWith('naive')), ...processCharts('shipper', 'ferry-shipper with the recording pipeline', [{ name: 'ferry-shipper', summary: peak }])];
+      return { table, rows, verdicts, charts };
     } finally {
       store.destroy();
       await db.close();

@@ -10,6 +10,7 @@ export const REQUEST_ERRORS = {
   unauthorized: { status: 401, meaning: 'no bearer token, or a token that is not valid here' },
   forbidden: { status: 403, meaning: 'a per-workspace token used for another workspace' },
   not_found: { status: 404, meaning: 'no such route, or nothing stored for what was asked (a workspace, a recording)' },
+  request_timeout: { status: 408, meaning: 'the body did not arrive within REQUEST_TIMEOUT_MS; the connection is closed' },
   offset_gap: { status: 409, meaning: 'the request starts beyond the committed offset; resume from next_offset' },
   body_too_large: { status: 413, meaning: 'the body (after gzip decoding) is over MAX_BODY_BYTES' },
   too_many_lines: { status: 413, meaning: 'the body holds more lines (or Vector events) than MAX_REQUEST_LINES' },

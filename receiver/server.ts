@@ -45,7 +45,7 @@ export function createServer(ctx: RouteContext, options: ServerOptions): Fastify
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', async (req: { raw: Parameters<typeof readBody>[0] }) => readBody(req.raw, ctx.config.maxBodyBytes));
+  app.addContentTypeParser('*', async (req: { raw: Parameters<typeof readBody>[0] }) => readBody(req.raw, ctx.config.maxBodyBytes, options.requestTimeoutMs));
 
   app.addHook('onRequest', async (req) => {
     if (req.url.startsWith('/ingest/') && req.method !== 'HEAD') {
@@ -65,6 +65,8 @@ export function createServer(ctx: RouteContext, options: ServerOptions): Fastify
     const e = toRequestError(err);
     ctx.events.onRequestFailed(e.code, e.status, e.code === 'internal' ? err : e);
     if (e.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    // The rest of a late body may still be coming: nothing more is read from this connection.
+    if (e.code === 'request_timeout') reply.header('connection', 'close');
     return reply.code(e.status).send({ error: e.code, message: e.message, ...e.extra });
   });
   app.setNotFoundHandler(async (req, reply) => {

@@ -17,7 +17,8 @@ export async function killAndRestart<T>(victim: ChildProcess, start: () => Promi
   await gone;
   const t0 = performance.now();
   const next = await start();
-  while (!(await resumed(next))) {
+  // A probe that fails (the new process is not listening yet) means not yet; it must not leave `next` running unstopped.
+  while (!(await resumed(next).catch(() => false))) {
     // A shipper that lost what it had queued may find nothing left to do: that is a result, not a failure.
     if (performance.now() - t0 > timeoutS * 1000) return { next, resumeSeconds: undefined };
     await sleep(10);

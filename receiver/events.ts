@@ -18,5 +18,5 @@ export interface ReceiverEvents {
   onStreamDelivered(events: number, delaysSeconds: number[]): void;
   onStreamClients(count: number): void;
   onStreamClientDropped(): void;
-  onStreamError(what: 'listen' | 'read' | 'prune', err: unknown): void;
+  onStreamError(what: 'listen' | 'notify' | 'read' | 'prune', err: unknown): void;
 }

@@ -25,7 +25,7 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const streamDelay = new Histogram({ name: `${P}stream_delay_seconds`, help: 'Time from a batch event being stored to its fan-out to /stream clients', buckets: DURATION_BUCKETS, registers });
   const streamClients = new Gauge({ name: `${P}stream_clients`, help: 'Connected /stream clients', registers });
   const streamDropped = new Counter({ name: `${P}stream_clients_dropped_total`, help: '/stream clients cut off because they read too slowly', registers });
-  const streamErrors = new Counter({ name: `${P}stream_errors_total`, help: 'Stream hub failures, by what failed (listen, read, prune)', labelNames: ['what'], registers });
+  const streamErrors = new Counter({ name: `${P}stream_errors_total`, help: 'Stream hub failures, by what failed (listen, notify, read, prune)', labelNames: ['what'], registers });
   const databaseUp = new Gauge({ name: `${P}database_up`, help: '1 when the last database operation succeeded, 0 when PostgreSQL was unreachable', registers });
   databaseUp.set(0);
 

@@ -43,6 +43,7 @@ async function ingestNative(ctx: RouteContext, stream: LineStream, grant: Grant,
     throw new RequestError('offset_gap', `this stream is committed up to byte ${loaded.nextOffset}; resend from there`, { next_offset: loaded.nextOffset });
   }
   ctx.events.onLoaded(stream, table.table, loaded);
+  if (loaded.fresh.length > 0) ctx.hub.published();
   return loaded.result;
 }
 
@@ -54,5 +55,6 @@ async function ingestVector(ctx: RouteContext, stream: LineStream, grant: Grant,
   if (headerWorkspace) assertMayWrite(grant, headerWorkspace);
   const loaded = await loadUnordered(ctx.pool, table, lines);
   ctx.events.onLoaded(stream, table.table, loaded);
+  if (loaded.fresh.length > 0) ctx.hub.published();
   return loaded.result;
 }

@@ -44,6 +44,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: RouteContext): void {
       return { updated: true, row: upsert.rows[0]! };
     });
     ctx.events.onRecordingRef(workspaceId, updated);
+    if (updated) ctx.hub.published();
     return { storage_path: row.storage_path, last_sync_byte: Number(row.last_sync_byte), updated: updated };
   });
 }

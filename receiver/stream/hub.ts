@@ -1,5 +1,5 @@
 // The stream hub of one receiver replica: it follows ferry_stream_events from
-// its position (woken by NOTIFY, whichever replica committed the batch) and
+// its position (woken by its own commits, and by NOTIFY from the others) and
 // fans each event out to the connected clients that are live. A client that
 // arrives with Last-Event-ID first catches up from the table on its own, then
 // joins the live fan-out at the hub's position.
@@ -9,6 +9,7 @@ import type pg from 'pg';
 import type { ReceiverEvents } from '../events.js';
 import { comparePositions, latestPosition, oldestPosition, ORIGIN, prune, readAfter, type Position } from './feed.js';
 import { listen, type Listener } from './listener.js';
+import { createNotifier } from './notifier.js';
 import { createSseClient, type SseClient } from './sse-client.js';
 
 const PAGE = 1_000;
@@ -16,6 +17,8 @@ const REPLAY_PAGE = 500;
 /** Re-read this soon when committed events wait behind a transaction still running. */
 const HELD_RECHECK_MS = 20;
 const ERROR_RETRY_MS = 1_000;
+/** With clients connected, read this often even without a notification (one lost to a broken connection). */
+const SAFETY_READ_MS = 1_000;
 const CLIENT_RETRY_MS = 2_000;
 
 export interface StreamOptions {
@@ -30,6 +33,8 @@ type StreamHooks = Pick<ReceiverEvents, 'onStreamDelivered' | 'onStreamClients' 
 export interface StreamHub {
   /** Starts following (the schema must exist). */
   start(): Promise<void>;
+  /** A batch with events has committed here: read it now, and wake the other replicas. */
+  published(): void;
   /** Serves one client on a raw response, from `from` (Last-Event-ID) or from now. */
   attach(res: ServerResponse, from: Position | undefined, workspaces: ReadonlySet<string> | undefined): void;
   stop(): Promise<void>;
@@ -45,6 +50,7 @@ export function createStreamHub(pool: pg.Pool, o: StreamOptions, hooks: StreamHo
   const timers: NodeJS.Timeout[] = [];
   const live = new Set<SseClient>();
   const all = new Set<SseClient>();
+  const notifier = createNotifier(pool, (err) => hooks.onStreamError('notify', err));
 
   function wake(): void {
     if (!started) return;
@@ -108,8 +114,13 @@ export function createStreamHub(pool: pg.Pool, o: StreamOptions, hooks: StreamHo
       started = true;
       listener = listen(o.listenUrl, { onWake: wake, onError: (err) => hooks.onStreamError('listen', err) });
       timers.push(setInterval(() => { for (const c of all) c.heartbeat(); }, o.heartbeatMs));
+      timers.push(setInterval(() => { if (live.size > 0) wake(); }, SAFETY_READ_MS));
       const pruneEvery = Math.min(60_000, (o.replaySeconds * 1000) / 4);
       timers.push(setInterval(() => void prune(pool, o.replaySeconds).catch((err) => hooks.onStreamError('prune', err)), pruneEvery));
+    },
+    published() {
+      wake();
+      notifier.poke();
     },
     attach(res, from, workspaces) {
       const c: SseClient = createSseClient(res, {

@@ -1,6 +1,6 @@
 // publish: inside an ingest transaction, one compact event per workspace of
-// the batch goes into ferry_stream_events, and NOTIFY wakes every replica's
-// stream. Both take effect at commit, never before, never for a rollback.
+// the batch goes into ferry_stream_events; it becomes visible at commit, never
+// for a rollback. After the commit the hub wakes every replica (notifier.ts).
 // The event carries what a dashboard needs to update a row without a query
 // (the workspace's new status, its last command, ...), read back from the
 // tables the batch has just written.
@@ -29,16 +29,13 @@ const DETAIL: Record<BatchStream, string> = {
 const DETAIL_KEYS = `ARRAY['status', 'last_command', 'last_llm', 'recording']`;
 
 const publishSql = (stream: BatchStream) => `
-  WITH events AS (
-    INSERT INTO ferry_stream_events (workspace_id, body)
-    SELECT t.w, CASE WHEN octet_length(e.body::text) <= ${STREAM_EVENT_MAX_BYTES} THEN e.body
-                     ELSE e.body - ${DETAIL_KEYS} || '{"truncated": true}' END
-    FROM unnest($1::text[], $2::int[], $3::int[]) AS t(w, n, r),
-    LATERAL (SELECT jsonb_build_object('workspace_id', t.w, 'stream', '${stream}', 'count', t.n, 'rejected', t.r,
-                                       'at', ${isoTime("clock_timestamp() AT TIME ZONE 'utc'")})
-                    || coalesce((${DETAIL[stream]}), '{}') AS body) e
-    RETURNING 1)
-  SELECT pg_notify('${STREAM_CHANNEL}', '') FROM (SELECT 1 FROM events LIMIT 1) AS published`;
+  INSERT INTO ferry_stream_events (workspace_id, body)
+  SELECT t.w, CASE WHEN octet_length(e.body::text) <= ${STREAM_EVENT_MAX_BYTES} THEN e.body
+                   ELSE e.body - ${DETAIL_KEYS} || '{"truncated": true}' END
+  FROM unnest($1::text[], $2::int[], $3::int[]) AS t(w, n, r),
+  LATERAL (SELECT jsonb_build_object('workspace_id', t.w, 'stream', '${stream}', 'count', t.n, 'rejected', t.r,
+                                     'at', ${isoTime("clock_timestamp() AT TIME ZONE 'utc'")})
+                  || coalesce((${DETAIL[stream]}), '{}') AS body) e`;
 const PUBLISH = Object.fromEntries(Object.keys(DETAIL).map((s) => [s, publishSql(s as BatchStream)])) as Record<BatchStream, string>;
 
 export interface BatchCount {
@@ -47,7 +44,7 @@ export interface BatchCount {
   rejected: number;
 }
 
-/** Publishes the batch's events; call it last in the transaction that stored the batch. */
+/** Writes the batch's events; call it last in the transaction that stored the batch, and `published()` after its commit. */
 export async function publishBatch(client: pg.ClientBase, stream: BatchStream, counts: BatchCount[]): Promise<void> {
   if (counts.length === 0) return;
   await client.query(PUBLISH[stream], [counts.map((c) => c.workspaceId), counts.map((c) => c.stored), counts.map((c) => c.rejected)]);

@@ -1,10 +1,11 @@
 // Scenario "stream": the fleet generator's 1,000 workspaces post their state
 // events, commands and LLM calls to one receiver while SSE clients follow
-// /stream. Measured per client count (1, then 50): time from a batch being
-// stored (the event's `at`, taken in its transaction just before commit) to
-// the event arriving at a client, p50/p99/max; every client must receive every
-// event; the receiver's CPU and RSS. The 1-client run is the baseline for the
-// 50-client fan-out, on the same load.
+// /stream. After a warm-up (1,000 workspaces starting at once is a burst, as in
+// the fleet scenario), measured per client count (1, then 50): time from a
+// batch being stored (the event's `at`, taken in its transaction just before
+// commit) to the event arriving at a client, p50/p99/max; every client must
+// receive every event; the receiver's CPU and RSS. The 1-client run is the
+// baseline for the 50-client fan-out, on the same load.
 
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
@@ -20,7 +21,8 @@ const TOKEN = 'bench-token';
 const READ_TOKEN = 'bench-read-token';
 
 interface Follower {
-  delaysMs: number[];
+  /** [when the event was stored (epoch ms), how long it took to arrive (ms)] */
+  delays: Array<[number, number]>;
   events: number;
   close(): void;
 }
@@ -28,7 +30,7 @@ interface Follower {
 /** One SSE client: counts events, and the delay of each from its `at`. */
 function follow(url: string): Promise<Follower> {
   return new Promise((resolve, reject) => {
-    const f: Follower = { delaysMs: [], events: 0, close: () => req.destroy() };
+    const f: Follower = { delays: [], events: 0, close: () => req.destroy() };
     const req = request(`${url}/stream`, { headers: { authorization: `Bearer ${READ_TOKEN}`, accept: 'text/event-stream' } }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`/stream answered ${res.statusCode}`));
       res.setEncoding('utf8');
@@ -44,7 +46,8 @@ function follow(url: string): Promise<Follower> {
           if (!block.includes('event: batch') || !at) continue;
           f.events++;
           // `at` has microseconds; Date.parse takes milliseconds.
-          f.delaysMs.push(now - Date.parse(`${at[1]!.slice(0, 23)}Z`));
+          const stored = Date.parse(`${at[1]!.slice(0, 23)}Z`);
+          f.delays.push([stored, now - stored]);
         }
       });
       resolve(f);
@@ -56,10 +59,12 @@ function follow(url: string): Promise<Follower> {
 
 export const stream: Scenario = {
   name: 'stream',
-  description: '1,000 workspaces posting while 50 SSE clients follow /stream: stored → received p50/p99, every event to every client, receiver CPU and RSS (vs 1 client)',
+  description: '1,000 workspaces posting while 50 SSE clients follow /stream: stored → received p50/p99 after a warm-up, every event to every client, receiver CPU and RSS (vs 1 client)',
   async run(ctx) {
     const workspaces = ctx.int('BENCH_STREAM_WORKSPACES', 1000);
     const seconds = ctx.int('BENCH_STREAM_SECONDS', 30);
+    // As in the fleet scenario: 1,000 workspaces starting at once is a burst, not the steady state measured.
+    const warmUp = ctx.int('BENCH_STREAM_WARMUP_SECONDS', 15);
     const clientCounts = [1, ctx.int('BENCH_STREAM_CLIENTS', 50)];
     const db = await startBenchDb();
     try {
@@ -70,9 +75,10 @@ export const stream: Scenario = {
         const receiver = await startReceiverProcess(db.url, TOKEN, { READ_TOKEN });
         const stats = sampleProcess(receiver.child.pid!, 250);
         const followers = await Promise.all(Array.from({ length: clients }, () => follow(receiver.url)));
-        ctx.progress(`${clients} client(s): ${workspaces} workspaces posting for ${seconds} s`);
+        ctx.progress(`${clients} client(s): ${workspaces} workspaces posting, ${warmUp} s warm-up (not measured), then ${seconds} s`);
+        const measuredFrom = Date.now() + warmUp * 1000;
         const generator = spawn(process.execPath, [FLEET_GENERATOR_BIN], {
-          env: { PATH: process.env.PATH, URL: receiver.url, TOKEN, WORKSPACES: String(workspaces), STAGES: JSON.stringify([{ scale: 1, seconds }]) },
+          env: { PATH: process.env.PATH, URL: receiver.url, TOKEN, WORKSPACES: String(workspaces), STAGES: JSON.stringify([{ scale: 1, seconds: warmUp, warmUp: true }, { scale: 1, seconds }]) },
           stdio: ['ignore', 'ignore', 'inherit'],
         });
         await new Promise((r) => generator.once('exit', r));
@@ -82,10 +88,10 @@ export const stream: Scenario = {
         const peak = stats.stop();
         for (const f of followers) f.close();
         await stopChild(receiver.child);
-        const delays = followers.flatMap((f) => f.delaysMs);
+        const delays = followers.flatMap((f) => f.delays.filter(([stored]) => stored >= measuredFrom).map(([, ms]) => ms));
         const complete = followers.filter((f) => f.events === stored).length;
         rows.push({
-          clients, 'batch events': stored, 'events delivered': delays.length, 'clients with every event': `${complete} of ${clients}`,
+          clients, 'batch events': stored, 'events measured': delays.length, 'clients with every event': `${complete} of ${clients}`,
           'p50 ms': percentile(delays, 50), 'p99 ms': percentile(delays, 99), 'max ms': max(delays),
           'receiver CPU s': peak.cpuSeconds, 'receiver peak RSS MiB': peak.peakRssBytes / MIB,
         });

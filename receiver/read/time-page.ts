@@ -47,12 +47,19 @@ export function encodeCursor(parts: unknown[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
-export function decodeCursor(raw: string): unknown[] {
+/** The parts of a cursor this API made, checked by `valid`; anything else is a 400. */
+export function decodeCursor(raw: string, valid: (parts: unknown[]) => boolean): unknown[] {
   try {
     const parts: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (Array.isArray(parts)) return parts;
+    if (Array.isArray(parts) && valid(parts)) return parts;
   } catch { /* answered below */ }
   throw new RequestError('bad_query', 'after must be a cursor from a previous page (its `next`)');
+}
+
+/** A page from rows fetched with one more than the limit: that extra row says there is a next page. */
+export function toPage<R, T>(rows: R[], limit: number, item: (row: R) => T, cursorOf: (last: R) => unknown[]): Page<T> {
+  const items = rows.slice(0, limit);
+  return { items: items.map(item), next: rows.length > limit ? encodeCursor(cursorOf(items.at(-1)!)) : null };
 }
 
 /** The query of one page (one row more than the limit: its presence says there is a next page). */
@@ -70,8 +77,7 @@ export function timePageQuery(t: TimeTable, workspaceId: string, q: PageQuery): 
   if (q.to !== undefined) add((p) => `${t.time} < ${p}::timestamp`, utcTimestamp(q.to, 'to'));
   for (const [param, column] of Object.entries(t.filters ?? {})) if (q[param] !== undefined) add((p) => `${column} = ${p}`, q[param]);
   if (q.after !== undefined) {
-    const [time, id] = decodeCursor(q.after);
-    if (typeof time !== 'string' || !Number.isSafeInteger(id)) throw new RequestError('bad_query', 'after must be a cursor from a previous page (its `next`)');
+    const [time, id] = decodeCursor(q.after, ([t, i]) => typeof t === 'string' && Number.isSafeInteger(i));
     // The plain bound on the time keeps the scan on the index; the row comparison breaks ties by id.
     add((p) => `${t.time} ${desc ? '<=' : '>='} ${p}::timestamp`, time);
     add((p) => `(${t.time}, id) ${desc ? '<' : '>'} (${p}::timestamp, ${Number(id)})`, time);
@@ -86,11 +92,5 @@ export function timePageQuery(t: TimeTable, workspaceId: string, q: PageQuery): 
 export async function timePage(db: pg.Pool, t: TimeTable, workspaceId: string, q: PageQuery): Promise<Page<Record<string, unknown>>> {
   const { sql, params, limit } = timePageQuery(t, workspaceId, q);
   const rows = (await db.query<Record<string, unknown> & { id: number; cursor_time: string }>(sql, params)).rows;
-  const more = rows.length > limit;
-  const items = rows.slice(0, limit);
-  const last = items.at(-1);
-  return {
-    items: items.map(({ cursor_time: _, ...item }) => item),
-    next: more && last ? encodeCursor([last.cursor_time, last.id]) : null,
-  };
+  return toPage(rows, limit, ({ cursor_time: _, ...item }) => item, (last) => [last.cursor_time, last.id]);
 }

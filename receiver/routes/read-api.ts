@@ -12,7 +12,7 @@ import { isValidId } from '../../shared/wire.js';
 import { readTokenOf } from '../auth.js';
 import { lastCommandOf, STATUS_JSON } from '../db/json-sql.js';
 import { RequestError } from '../errors.js';
-import { decodeCursor, encodeCursor, pageLimit, timePage, type PageQuery, type TimeTable } from '../read/time-page.js';
+import { decodeCursor, pageLimit, timePage, toPage, type PageQuery, type TimeTable } from '../read/time-page.js';
 import type { RouteContext } from './context.js';
 
 export const WORKSPACES = `
@@ -48,11 +48,9 @@ export function readApiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/api/workspaces', async (req): Promise<Page<unknown>> => {
     const q = req.query as PageQuery;
     const limit = pageLimit(q.limit);
-    const after = q.after === undefined ? '' : decodeCursor(q.after)[0];
-    if (typeof after !== 'string') throw new RequestError('bad_query', 'after must be a cursor from a previous page (its `next`)');
+    const after = q.after === undefined ? '' : decodeCursor(q.after, ([id]) => typeof id === 'string')[0];
     const rows = (await ctx.pool.query<{ workspace_id: string; item: unknown }>(WORKSPACES, [after, limit + 1])).rows;
-    const items = rows.slice(0, limit);
-    return { items: items.map((r) => r.item), next: rows.length > limit ? encodeCursor([items.at(-1)!.workspace_id]) : null };
+    return toPage(rows, limit, (r) => r.item, (last) => [last.workspace_id]);
   });
 
   app.get('/api/workspaces/:id', async (req) => {

@@ -4,7 +4,7 @@
 // are gone), wakes the reader, which then reads from where it was.
 
 import pg from 'pg';
-import { STREAM_CHANNEL } from './publish.js';
+import { STREAM_CHANNEL } from './notifier.js';
 
 const RECONNECT_MS = { first: 250, max: 5_000 };
 

@@ -6,7 +6,9 @@
 // are coalesced into one more.
 
 import type pg from 'pg';
-import { STREAM_CHANNEL } from './publish.js';
+
+/** The NOTIFY channel. Its payload is empty: the events are read from the table, in order. */
+export const STREAM_CHANNEL = 'ferry_stream';
 
 export interface Notifier {
   poke(): void;

@@ -9,9 +9,6 @@ import type pg from 'pg';
 import type { BatchStream } from '../../shared/wire.js';
 import { isoTime, lastCommandOf, STATUS_JSON } from '../db/json-sql.js';
 
-/** The NOTIFY channel. Its payload is empty: the events are read from the table, in order. */
-export const STREAM_CHANNEL = 'ferry_stream';
-
 /** An event larger than this (JSON bytes) loses its detail fields and says `truncated`. */
 export const STREAM_EVENT_MAX_BYTES = 4096;
 /** Commands are cut to this many characters in events (the read API has them whole). */

@@ -5,7 +5,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { TABLES } from '../../receiver/ingest/records.js';
+import { Invalid, TABLES } from '../../receiver/ingest/records.js';
 import type { LineStream } from '../../shared/wire.js';
 import type { Backlog } from './backlog.js';
 
@@ -22,15 +22,23 @@ export function copyTarget(stream: LineStream): CopyTarget {
 }
 
 /** The backlog's rows as COPY text for `workspaceId`; throws on a line the receiver would reject. */
+function rowOf(stream: LineStream, line: string, workspaceId: string) {
+  try {
+    return TABLES[stream].toRow(JSON.parse(line) as Record<string, unknown>, workspaceId);
+  } catch (e) {
+    if (e instanceof Invalid) throw new Error(`${stream} backlog line rejected: ${e.detail}`);
+    throw e;
+  }
+}
+
 export async function copyFileOf(backlog: Backlog, stream: LineStream, workspaceId: string): Promise<string> {
   const path = `${backlog.path}.${workspaceId}.tsv`;
   if (await stat(path).then(() => true, () => false)) return path;
   const partial = `${path}.partial`;
   const out = createWriteStream(partial);
   for await (const line of createInterface({ input: createReadStream(backlog.path), crlfDelay: Infinity })) {
-    const outcome = TABLES[stream].toRow(JSON.parse(line) as Record<string, unknown>, workspaceId);
-    if (!outcome.ok) throw new Error(`${stream} backlog line rejected: ${outcome.detail}`);
-    if (!out.write(outcome.row)) await new Promise<void>((r) => out.once('drain', () => r()));
+    const { row } = rowOf(stream, line, workspaceId);
+    if (!out.write(row)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   await rename(partial, path);

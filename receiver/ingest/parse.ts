@@ -6,7 +6,7 @@ import { RequestError, type RejectReason } from '../errors.js';
 import type { StatusEvent } from './fold-status.js';
 import { jsonShape } from './json-scan.js';
 import { MAX_JSON_DEPTH } from './json-value.js';
-import type { TableSpec } from './records.js';
+import { Invalid, type TableSpec } from './records.js';
 
 export interface Reject {
   reason: RejectReason;
@@ -27,6 +27,14 @@ export interface LineOutcome {
   row?: string;
   status?: StatusEvent;
   reject?: Reject;
+}
+
+/** What one line became, before it is placed: a row (with its status event, for state events) or a reject. */
+export type Judged = Pick<LineOutcome, 'row' | 'status' | 'reject'>;
+
+/** An outcome with every field present, so all of a body's outcomes share one shape. */
+export function placed(offset: number | null, end: number | null, workspaceId: string, judged: Judged): LineOutcome {
+  return { offset, end, workspaceId, row: judged.row, status: judged.status, reject: judged.reject };
 }
 
 export interface ParseLimits {
@@ -79,7 +87,7 @@ function rejectOf(line: Buffer, reason: RejectReason, detail: string, limits: Pa
  * Judges one line (without its newline). Used for native bodies and for the
  * raw lines Vector puts in `message`.
  */
-export function judgeLine(line: Buffer, table: TableSpec, workspaceId: string, limits: ParseLimits, utf8Known = false): Pick<LineOutcome, 'row' | 'status' | 'reject'> {
+export function judgeLine(line: Buffer, table: TableSpec, workspaceId: string, limits: ParseLimits, utf8Known = false): Judged {
   const text = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line; // CRLF files
   if (text.length === 0) return { reject: rejectOf(line, 'empty_line', 'the line is empty', limits) };
   if (line.length > limits.maxLineBytes) return { reject: rejectOf(line, 'line_too_long', `${line.length} bytes, limit ${limits.maxLineBytes}`, limits) };
@@ -97,13 +105,16 @@ export function judgeLine(line: Buffer, table: TableSpec, workspaceId: string, l
 }
 
 /** Judges an already-parsed line; `line` is its source text, kept when it is rejected. */
-export function judgeValue(value: unknown, line: Buffer, table: TableSpec, workspaceId: string, limits: ParseLimits): Pick<LineOutcome, 'row' | 'status' | 'reject'> {
+export function judgeValue(value: unknown, line: Buffer, table: TableSpec, workspaceId: string, limits: ParseLimits): Judged {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { reject: rejectOf(line, 'not_an_object', `got ${Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value}`, limits) };
   }
-  const outcome = table.toRow(value as Record<string, unknown>, workspaceId);
-  if (!outcome.ok) return { reject: rejectOf(line, outcome.reason, outcome.detail, limits) };
-  return { row: outcome.row, status: outcome.status };
+  try {
+    return table.toRow(value as Record<string, unknown>, workspaceId);
+  } catch (e) {
+    if (e instanceof Invalid) return { reject: rejectOf(line, e.reason, e.detail, limits) };
+    throw e;
+  }
 }
 
 /**
@@ -120,8 +131,7 @@ export function parseNdjson(body: Buffer, baseOffset: number, table: TableSpec, 
     const nl = body.indexOf(0x0a, start);
     const stop = nl === -1 ? body.length : nl;
     const next = nl === -1 ? body.length : nl + 1;
-    const judged = judgeLine(body.subarray(start, stop), table, workspaceId, limits, utf8Known);
-    out.push({ offset: baseOffset + start, end: baseOffset + next, workspaceId, ...judged });
+    out.push(placed(baseOffset + start, baseOffset + next, workspaceId, judgeLine(body.subarray(start, stop), table, workspaceId, limits, utf8Known)));
     start = next;
   }
   return out;

@@ -8,7 +8,7 @@
 import { isValidId } from '../../shared/wire.js';
 import { RequestError, type RejectReason } from '../errors.js';
 import { MAX_JSON_DEPTH } from './json-value.js';
-import { assertLineCount, judgeLine, tooDeep, judgeValue, type LineOutcome, type ParseLimits } from './parse.js';
+import { assertLineCount, judgeLine, judgeValue, placed, tooDeep, type LineOutcome, type ParseLimits } from './parse.js';
 import { jsonShape } from './json-scan.js';
 import type { TableSpec } from './records.js';
 
@@ -39,10 +39,9 @@ export function parseVectorArray(body: Buffer, table: TableSpec, headerWorkspace
   return events.map((event, index): LineOutcome => {
     const source = Buffer.from(JSON.stringify(event) ?? 'null');
     if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-      return { offset: null, end: null, workspaceId: headerWorkspace ?? '', ...judgeValue(event, source, table, '', limits) };
+      return placed(null, null, headerWorkspace ?? '', judgeValue(event, source, table, '', limits));
     }
-    const rejected = (reason: RejectReason, detail: string): LineOutcome => ({
-      offset: null, end: null, workspaceId: headerWorkspace ?? '',
+    const rejected = (reason: RejectReason, detail: string): LineOutcome => placed(null, null, headerWorkspace ?? '', {
       reject: { reason, detail: `event ${index}: ${detail}`, raw: source.subarray(0, limits.rejectRawBytes), rawLength: source.length },
     });
     const { workspace_id: ws, ...fields } = event as Json;
@@ -52,10 +51,10 @@ export function parseVectorArray(body: Buffer, table: TableSpec, headerWorkspace
     if (isVectorEnvelope(fields)) {
       const message = fields.message as string;
       if (!message.isWellFormed()) return rejected('invalid_unicode', 'message holds a lone surrogate');
-      return { offset: null, end: null, workspaceId, ...judgeLine(Buffer.from(message), table, workspaceId, limits) };
+      return placed(null, null, workspaceId, judgeLine(Buffer.from(message), table, workspaceId, limits));
     }
     // As deep a line is rejected, ignored fields included, so is an event.
     if (tooDeep(source)) return rejected('too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels`);
-    return { offset: null, end: null, workspaceId, ...judgeValue(fields, source, table, workspaceId, limits) };
+    return placed(null, null, workspaceId, judgeValue(fields, source, table, workspaceId, limits));
   });
 }

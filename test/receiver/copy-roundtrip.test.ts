@@ -50,3 +50,12 @@ it('jsonb values round-trip too (prompt_context)', async () => {
   const { rows } = await db.query("SELECT step_id, prompt_context FROM llm_interactions WHERE workspace_id = 'roundtrip-json'");
   for (const r of rows) expect(r.prompt_context).toEqual(values[Number(r.step_id)]);
 });
+
+it('a row longer than a COPY chunk, multibyte and escaped, round-trips between short ones', async () => {
+  const commands = ['short', `${'漢🚀\t\\é'.repeat(40_000)}end`, 'after'];
+  const body = commands.map((command, i) => JSON.stringify({ command, exit_code: i, timestamp: 1 }) + '\n').join('');
+  const res = await postLines(base, 'commands', body, { workspace: 'roundtrip-long' });
+  expect(res.body).toMatchObject({ accepted: 3, rejected: 0 });
+  const { rows } = await db.query<{ command: string }>("SELECT command FROM command_log WHERE workspace_id = 'roundtrip-long' ORDER BY exit_code");
+  expect(rows.map((r) => r.command)).toEqual(commands);
+});

@@ -14,7 +14,7 @@ export interface BenchDb {
   server: PostgresServer;
   url: string;
   pool: pg.Pool;
-  /** Empties the data tables and checkpoints, so each run starts alike. */
+  /** Empties the data tables, checkpoints and waits for the kernel's writeback, so each run starts alike. */
   reset(): Promise<void>;
   count(table: string): Promise<number>;
   /** Rows and distinct commands in command_log: lines carry a unique `#seq`, so doubles show. */
@@ -38,6 +38,8 @@ export async function startBenchDb(): Promise<BenchDb> {
     async reset() {
       await pool.query('TRUNCATE command_log, state_timeline, llm_interactions, workspace_status, workspace_status_clock, recording_refs, ingest_offsets, ingest_rejects, ferry_stream_events RESTART IDENTITY');
       await pool.query('CHECKPOINT');
+      // The last run's dirty pages would otherwise be written back during the next one.
+      await exec('sync');
     },
     async count(table) {
       return Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);

@@ -36,7 +36,7 @@ async function ingestNative(ctx: RouteContext, stream: LineStream, grant: Grant,
   const offset = offsetHeader(headers);
   assertMayWrite(grant, workspaceId);
   const table = TABLES[stream];
-  const lines = parseNdjson(body, offset, table, workspaceId, ctx.config);
+  const lines = await parseNdjson(body, offset, table, workspaceId, ctx.config);
   const loaded = await loadStream(ctx.pool, table, { workspaceId, stream, sourceId }, lines, offset + body.length);
   if (loaded.kind === 'gap') {
     ctx.events.onOffsetGap(stream, workspaceId, sourceId, loaded.nextOffset);

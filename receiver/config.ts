@@ -12,6 +12,7 @@ export const RECEIVER_SPEC = {
   maxRequestLines: int('MAX_REQUEST_LINES', 1, 10_000_000, { help: 'most lines (or Vector events) in one request; each costs memory and a row, so more is answered 413', default: 250_000 }),
   rejectRawBytes: bytes('REJECT_RAW_BYTES', 0, 1024 ** 2, { help: 'how many bytes of a rejected line are kept in ingest_rejects.raw', default: 4096, shown: '4KiB' }),
   poolMax: int('PG_POOL_MAX', 1, 1000, { help: 'PostgreSQL connections per receiver process', default: 10 }),
+  ingestConcurrency: int('INGEST_CONCURRENCY', 1, 1000, { help: 'ingest transactions a receiver runs at once; requests arriving meanwhile wait and share the next one (below PG_POOL_MAX)', default: 2 }),
   requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 1000, 3_600_000, { help: 'time a client has to send a whole request', default: 30_000 }),
   shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 3_600_000, { help: 'on SIGTERM, how long in-flight requests may take before exit 1', default: 25_000 }),
   recordingBucket: optionalStr('RECORDING_BUCKET', { help: 'bucket the shippers upload recordings to (unset: GET /recordings is off)', shown: 'unset' }),

@@ -7,6 +7,8 @@ import type { Loaded } from './ingest/load.js';
 
 export interface ReceiverEvents {
   onLoaded(stream: LineStream, table: string, loaded: Loaded): void;
+  /** An ingest transaction starts for this many requests. */
+  onIngestGroup(requests: number): void;
   onBodyRead(stream: string, bytes: number): void;
   onOffsetGap(stream: LineStream, workspaceId: string, sourceId: string, nextOffset: number): void;
   onRecordingRef(workspaceId: string, changed: boolean): void;

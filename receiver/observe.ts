@@ -15,7 +15,8 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const duplicates = new Counter({ name: `${P}duplicates_total`, help: 'Lines skipped because their offset was already committed', labelNames: ['stream'], registers });
   const gaps = new Counter({ name: `${P}offset_gaps_total`, help: 'Requests answered 409 because they started beyond the committed offset', labelNames: ['stream'], registers });
   const bodyBytes = new Counter({ name: `${P}body_bytes_total`, help: 'Request body bytes read (after gzip decoding), by route stream', labelNames: ['stream'], registers });
-  const copyDuration = new Histogram({ name: `${P}copy_duration_seconds`, help: 'Time of one COPY, from first row to server confirmation', labelNames: ['table'], buckets: DURATION_BUCKETS, registers });
+  const copyDuration = new Histogram({ name: `${P}copy_duration_seconds`, help: 'Time of the COPY that stored a request (shared by the requests of a group), from first row to server confirmation', labelNames: ['table'], buckets: DURATION_BUCKETS, registers });
+  const groupRequests = new Histogram({ name: `${P}ingest_group_requests`, help: 'Requests stored together by one ingest transaction', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers });
   const requestDuration = new Histogram({ name: `${P}http_request_duration_seconds`, help: 'HTTP request duration, by route, method and status', labelNames: ['route', 'method', 'status'], buckets: DURATION_BUCKETS, registers });
   const requestErrors = new Counter({ name: `${P}request_errors_total`, help: 'Whole-request failures, by error code', labelNames: ['code'], registers });
   new Gauge({ name: `${P}pool_in_use_connections`, help: 'PostgreSQL connections checked out by requests', registers, collect() { this.set(pool.totalCount - pool.idleCount); } });
@@ -41,6 +42,9 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
       if (result.duplicates > 0) duplicates.inc({ stream }, result.duplicates);
       for (const line of fresh) if (line.reject) rejects.inc({ stream, reason: line.reject.reason });
       log.debug({ stream, ...result }, 'batch committed');
+    },
+    onIngestGroup(requests) {
+      groupRequests.observe(requests);
     },
     onBodyRead(stream, bytes) {
       bodyBytes.inc({ stream }, bytes);

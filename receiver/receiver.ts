@@ -10,6 +10,7 @@ import { createAuth } from './auth.js';
 import type { ReceiverConfig } from './config.js';
 import { migrate } from './db/migrate.js';
 import { createPool, isDatabaseUnavailable } from './db/pool.js';
+import { createIngestQueue } from './ingest/ingest-queue.js';
 import { createReceiverEvents } from './observe.js';
 import type { ReceiverState } from './routes/context.js';
 import { createServer } from './server.js';
@@ -40,7 +41,8 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
     heartbeatMs: config.streamHeartbeatMs,
     clientBufferBytes: config.streamClientBufferBytes,
   }, events);
-  const app = createServer({ config, pool, auth, events, state, hub }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config });
+  const ingest = createIngestQueue(pool, { concurrency: config.ingestConcurrency, groupLines: config.maxRequestLines, onGroup: events.onIngestGroup });
+  const app = createServer({ config, pool, auth, events, state, hub, ingest }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config });
 
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;

@@ -1,9 +1,10 @@
-// load: one transaction per request. For a native stream the transaction locks
-// the stream's row in ingest_offsets, skips what is already committed, folds
-// state events into workspace_status, COPYs the rows, stores the rejects,
-// publishes the batch to the live stream and advances the offset; it commits
-// before the client hears "accepted". A retried or duplicated request
-// therefore changes nothing, and a crash anywhere loses nothing.
+// load: one transaction for a group of requests to one table (ingest-queue.ts
+// forms the groups). For native streams the transaction locks each stream's
+// row in ingest_offsets, skips what is already committed, folds state events
+// into workspace_status, COPYs the rows, stores the rejects, publishes the
+// batch to the live stream and advances the offsets; it commits before any
+// client hears "accepted". A retried or duplicated request therefore changes
+// nothing, and a crash anywhere loses nothing.
 
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -44,25 +45,69 @@ const INSERT_REJECTS = `
   SELECT w, $1, $2, o, r, d, b, n
   FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[]) AS t(w, o, r, d, b, n)`;
 
-/** Loads lines of one stream of one file generation, exactly once. */
-export async function loadStream(pool: pg.Pool, table: TableSpec, key: StreamKey, lines: LineOutcome[], endOffset: number): Promise<StreamLoad> {
-  const firstOffset = lines[0]?.offset ?? endOffset;
+export interface StreamRequest {
+  key: StreamKey;
+  /** The request's lines, in order, each with its offset. */
+  lines: LineOutcome[];
+  /** Offset just past the request's last byte. */
+  endOffset: number;
+}
+
+type Planned = { kind: 'gap'; nextOffset: number } | { kind: 'fresh'; request: StreamRequest; fresh: LineOutcome[]; nextOffset: number };
+
+/**
+ * Loads requests for one table in one transaction, each exactly once. A
+ * request keeps the lines past its stream's committed offset, as advanced by
+ * the requests before it in the group, so a retry grouped with its original
+ * stores nothing twice.
+ */
+export async function loadStreams(pool: pg.Pool, table: TableSpec, requests: StreamRequest[]): Promise<StreamLoad[]> {
   return inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ next_offset: string }>(LOCK_STREAM, [key.workspaceId, key.stream, key.sourceId]);
-    const committed = Number(rows[0]!.next_offset);
-    if (firstOffset > committed) return { kind: 'gap', nextOffset: committed };
-    const fresh = lines.filter((l) => l.offset! >= committed);
-    const copySeconds = await store(client, table, key.sourceId, fresh);
-    const nextOffset = Math.max(committed, endOffset);
-    if (nextOffset !== committed) await client.query(ADVANCE_STREAM, [key.workspaceId, key.stream, key.sourceId, nextOffset]);
-    return { kind: 'loaded', fresh, copySeconds, result: { ...counts(fresh), duplicates: lines.length - fresh.length, next_offset: nextOffset } };
+    const locked = await lockStreams(client, requests.map((r) => r.key));
+    const committed = new Map(locked);
+    const planned = requests.map((request): Planned => {
+      const id = streamId(request.key);
+      const from = committed.get(id)!;
+      if ((request.lines[0]?.offset ?? request.endOffset) > from) return { kind: 'gap', nextOffset: from };
+      const nextOffset = Math.max(from, request.endOffset);
+      committed.set(id, nextOffset);
+      return { kind: 'fresh', request, fresh: request.lines.filter((l) => l.offset! >= from), nextOffset };
+    });
+    const stored = planned.filter((p) => p.kind === 'fresh');
+    const copySeconds = await store(client, table, stored.map((p) => ({ sourceId: p.request.key.sourceId, lines: p.fresh })));
+    for (const request of requests) {
+      const id = streamId(request.key);
+      if (committed.get(id) === locked.get(id)) continue;
+      await client.query(ADVANCE_STREAM, [request.key.workspaceId, request.key.stream, request.key.sourceId, committed.get(id)]);
+      locked.set(id, committed.get(id)!);
+    }
+    return planned.map((p): StreamLoad => p.kind === 'gap' ? p : {
+      kind: 'loaded', fresh: p.fresh, copySeconds,
+      result: { ...counts(p.fresh), duplicates: p.request.lines.length - p.fresh.length, next_offset: p.nextOffset },
+    });
   });
+}
+
+function streamId(key: StreamKey): string {
+  return JSON.stringify([key.workspaceId, key.stream, key.sourceId]);
+}
+
+/** Each stream's committed offset, its row locked; in one order, so that concurrent groups cannot deadlock. */
+async function lockStreams(client: pg.PoolClient, keys: StreamKey[]): Promise<Map<string, number>> {
+  const byId = new Map(keys.map((k) => [streamId(k), k]));
+  const committed = new Map<string, number>();
+  for (const id of [...byId.keys()].sort()) {
+    const key = byId.get(id)!;
+    const { rows } = await client.query<{ next_offset: string }>(LOCK_STREAM, [key.workspaceId, key.stream, key.sourceId]);
+    committed.set(id, Number(rows[0]!.next_offset));
+  }
+  return committed;
 }
 
 /** Loads lines that carry no offsets (Vector arrays): at-least-once, but all or nothing. */
 export async function loadUnordered(pool: pg.Pool, table: TableSpec, lines: LineOutcome[]): Promise<Loaded> {
   return inTransaction(pool, async (client) => {
-    const copySeconds = await store(client, table, null, lines);
+    const copySeconds = await store(client, table, [{ sourceId: null, lines }]);
     return { fresh: lines, copySeconds, result: { ...counts(lines), duplicates: 0, next_offset: null } };
   });
 }
@@ -72,14 +117,21 @@ function counts(lines: LineOutcome[]): { accepted: number; rejected: number } {
   return { accepted: lines.length - rejected, rejected };
 }
 
-/** Status fold first: it locks the workspace, so timeline ids follow fold order. */
-async function store(client: pg.PoolClient, table: TableSpec, sourceId: string | null, lines: LineOutcome[]): Promise<number> {
+interface SourceLines {
+  /** The file generation the lines came from; null for Vector arrays. */
+  sourceId: string | null;
+  lines: LineOutcome[];
+}
+
+/** Status fold first: it locks the workspaces, so timeline ids follow fold order. */
+async function store(client: pg.PoolClient, table: TableSpec, sources: SourceLines[]): Promise<number> {
+  const lines = sources.flatMap((s) => s.lines);
   await foldIntoStatus(client, lines);
   const started = performance.now();
   const rows = lines.filter((l) => l.row !== undefined).map((l) => l.row!);
   if (rows.length > 0) await pipeline(Readable.from(copyChunks(rows)), client.query(copyFrom(table.copySql)));
   const copySeconds = (performance.now() - started) / 1000;
-  await insertRejects(client, table.stream, sourceId, lines.filter((l) => l.reject));
+  for (const source of sources) await insertRejects(client, table.stream, source.sourceId, source.lines.filter((l) => l.reject));
   await publishBatch(client, table.stream, countsByWorkspace(lines));
   return copySeconds;
 }

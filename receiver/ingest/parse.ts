@@ -65,9 +65,8 @@ const BRACKETS_TO_BE_TOO_DEEP = MAX_JSON_DEPTH + 2;
 /** Counts brackets with native searches, stopping at the threshold: most lines hold a handful. */
 function mayBeTooDeep(text: Buffer): boolean {
   let n = 0;
-  for (const bracket of [0x5b, 0x7b]) {
-    for (let i = text.indexOf(bracket); i !== -1 && n < BRACKETS_TO_BE_TOO_DEEP; i = text.indexOf(bracket, i + 1)) n++;
-  }
+  for (let i = text.indexOf(0x5b); i !== -1 && n < BRACKETS_TO_BE_TOO_DEEP; i = text.indexOf(0x5b, i + 1)) n++;
+  for (let i = text.indexOf(0x7b); i !== -1 && n < BRACKETS_TO_BE_TOO_DEEP; i = text.indexOf(0x7b, i + 1)) n++;
   return n >= BRACKETS_TO_BE_TOO_DEEP;
 }
 

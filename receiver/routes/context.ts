@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Auth } from '../auth.js';
 import type { ReceiverConfig } from '../config.js';
 import type { ReceiverEvents } from '../events.js';
+import type { IngestQueue } from '../ingest/ingest-queue.js';
 import type { StreamHub } from '../stream/hub.js';
 
 /** Live state the routes read: is the schema there, is the stream running, is the process stopping. */
@@ -20,4 +21,5 @@ export interface RouteContext {
   events: ReceiverEvents;
   state: ReceiverState;
   hub: StreamHub;
+  ingest: IngestQueue;
 }

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { CONTENT_TYPES, HEADERS, LINE_STREAMS, NDJSON_ALIASES, PATHS, type IngestResult, type LineStream } from '../../shared/wire.js';
 import { assertMayWrite } from '../auth.js';
 import { RequestError } from '../errors.js';
-import { loadStream, loadUnordered } from '../ingest/load.js';
+import { loadUnordered } from '../ingest/load.js';
 import { parseNdjson } from '../ingest/parse.js';
 import { TABLES } from '../ingest/records.js';
 import { parseVectorArray } from '../ingest/vector.js';
@@ -37,7 +37,7 @@ async function ingestNative(ctx: RouteContext, stream: LineStream, grant: Grant,
   assertMayWrite(grant, workspaceId);
   const table = TABLES[stream];
   const lines = await parseNdjson(body, offset, table, workspaceId, ctx.config);
-  const loaded = await loadStream(ctx.pool, table, { workspaceId, stream, sourceId }, lines, offset + body.length);
+  const loaded = await ctx.ingest.load(table, { key: { workspaceId, stream, sourceId }, lines, endOffset: offset + body.length });
   if (loaded.kind === 'gap') {
     ctx.events.onOffsetGap(stream, workspaceId, sourceId, loaded.nextOffset);
     throw new RequestError('offset_gap', `this stream is committed up to byte ${loaded.nextOffset}; resend from there`, { next_offset: loaded.nextOffset });

@@ -6,7 +6,6 @@ import type { FastifyInstance } from 'fastify';
 import { HEADERS, isLineStream, isValidId, PATHS, type IngestResult } from '../../shared/wire.js';
 import { assertMayWrite } from '../auth.js';
 import { RequestError } from '../errors.js';
-import { loadStream } from '../ingest/load.js';
 import { TABLES } from '../ingest/records.js';
 import { idHeader, jsonObject } from '../request.js';
 import type { RouteContext } from './context.js';
@@ -36,7 +35,7 @@ export function rejectRoutes(app: FastifyInstance, ctx: RouteContext): void {
       offset, end: offset + length, workspaceId,
       reject: { reason: 'line_too_long' as const, detail: `${length} bytes, over the shipper's line limit`, raw: prefix, rawLength: length },
     };
-    const loaded = await loadStream(ctx.pool, TABLES[stream], { workspaceId, stream, sourceId }, [line], offset + length);
+    const loaded = await ctx.ingest.load(TABLES[stream], { key: { workspaceId, stream, sourceId }, lines: [line], endOffset: offset + length });
     if (loaded.kind === 'gap') {
       ctx.events.onOffsetGap(stream, workspaceId, sourceId, loaded.nextOffset);
       throw new RequestError('offset_gap', `this stream is committed up to byte ${loaded.nextOffset}`, { next_offset: loaded.nextOffset });

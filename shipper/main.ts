@@ -1,11 +1,84 @@
 #!/usr/bin/env node
-// ferry-shipper's entry point. undici parses HTTP with llhttp compiled to
-// WebAssembly, and V8 re-compiles hot WebAssembly with its optimizing tier on
-// background threads, which costs a transient 30+ MiB of compiler memory: a
-// third of a sidecar's budget, for parsing a few small JSON answers. The
-// baseline tier is enough, so the flag is set before undici is loaded.
+// ferry-shipper: command line.
 
-import { setFlagsFromString } from 'node:v8';
+import { access, constants, mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { ConfigError, helpText, loadConfig } from '../shared/env.js';
+import { createLogger } from '../shared/log.js';
+import { batchSettings, loadShipperConfig, SHIPPER_SPEC, type ShipperConfig } from './config.js';
+import { startShipper } from './shipper.js';
 
-setFlagsFromString('--liftoff-only');
-await import('./cli.js');
+const USAGE = `Usage: ferry-shipper [--help | --version]
+
+Tails the workspace's runtime files and ships them to ferry-receiver: each
+complete line exactly once, from byte-offset checkpoints, with retries. On
+SIGTERM or SIGINT it ships everything there is, then exits 0 (non-zero when the
+drain deadline passes first).
+
+Per-pipeline batch limits: <NAME>_BATCH_MAX_EVENTS and <NAME>_BATCH_MAX_BYTES,
+NAME being the pipeline's name in upper case (COMMANDS, EVENTS, LLM by default).`;
+
+function fail(message: string): never {
+  process.stderr.write(`ferry-shipper: ${message}\n`);
+  process.exit(2);
+}
+
+async function config(): Promise<ShipperConfig> {
+  let c: ShipperConfig;
+  try {
+    c = loadShipperConfig((spec) => loadConfig(spec));
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  try {
+    await mkdir(c.stateDir, { recursive: true });
+    await access(c.stateDir, constants.W_OK);
+  } catch (err) {
+    fail(new ConfigError('STATE_DIR', 'a folder the shipper can write', `${c.stateDir} (${(err as NodeJS.ErrnoException).code})`).message);
+  }
+  return c;
+}
+
+const arg = process.argv[2];
+if (arg === '--help' || arg === '-h') {
+  const perPipeline = Object.fromEntries(
+    (SHIPPER_SPEC.pipelines.fallback!.value).flatMap((p) => Object.entries(batchSettings(p)).map(([k, s]) => [`${p.name}.${k}`, s])),
+  );
+  process.stdout.write(helpText(USAGE, { ...SHIPPER_SPEC, ...perPipeline }));
+  process.exit(0);
+}
+if (arg === '--version') {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  process.stdout.write(`${pkg.version}\n`);
+  process.exit(0);
+}
+if (arg !== undefined) fail(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+
+const c = await config();
+const log = createLogger('ferry-shipper', c.logLevel);
+// Signals are handled from the first moment, startup included.
+const starting = startShipper(c, log);
+let signals = 0;
+const onSignal = (signal: string) => {
+  signals++;
+  if (signals > 1) {
+    log.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  starting.then((shipper) => shipper.drain(c.drainTimeoutMs, signal)).then((complete) => {
+    if (complete) log.info('drained: everything shipped');
+    else log.error({ deadline_ms: c.drainTimeoutMs }, 'drain deadline passed: checkpoints written, data left (it ships on the next start)');
+    process.exit(complete ? 0 : 1);
+  }, (err) => {
+    log.error({ err: (err as Error).message }, 'drain failed');
+    process.exit(1);
+  });
+};
+process.on('SIGTERM', () => onSignal('SIGTERM'));
+process.on('SIGINT', () => onSignal('SIGINT'));
+const shipper = await starting.catch((err: NodeJS.ErrnoException) => {
+  if (err.code === 'EADDRINUSE' || err.code === 'EACCES') fail(new ConfigError('METRICS_PORT', 'a port this process can listen on', `${c.metricsPort} (${err.code})`).message);
+  throw err;
+});
+log.info({ metrics: `${shipper.metricsUrl}/metrics`, receiver: c.receiverUrl, workspace_id: c.workspaceId }, 'ferry-shipper running');

@@ -38,7 +38,7 @@ describe('what is retryable', () => {
 
   it('network errors by code, also when wrapped as a cause', () => {
     expect(isRetryableError(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(true);
-    expect(isRetryableError(new Error('outer', { cause: Object.assign(new Error('inner'), { code: 'UND_ERR_SOCKET' }) }))).toBe(true);
+    expect(isRetryableError(new Error('outer', { cause: Object.assign(new Error('inner'), { code: 'EPIPE' }) }))).toBe(true);
     expect(isRetryableError(new Error('bug'))).toBe(false);
   });
 

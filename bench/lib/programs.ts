@@ -14,6 +14,8 @@ export const NAIVE_RECEIVER_BIN = `${DIST}bench/naive-receiver.js`;
 export const DISCARD_RECEIVER_BIN = `${DIST}bench/discard-receiver.js`;
 export const NAIVE_SHIPPER_BIN = `${DIST}bench/naive-shipper.js`;
 export const FLEET_GENERATOR_BIN = `${DIST}bench/fleet-generator.js`;
+/** The receiver's Node flags in the image and the Deployment, so the benchmarks measure what runs there. */
+export const RECEIVER_NODE_FLAGS = ['--max-semi-space-size=16'];
 
 export interface Program {
   child: ChildProcess;
@@ -56,7 +58,7 @@ export function startListening(bin: string, env: Record<string, string>, logMatc
 /** The receiver, started and migrated. */
 export async function startReceiverProcess(databaseUrl: string, token: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Program> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, RECEIVER_BIN], {
+  const child = spawn(process.execPath, [...RECEIVER_NODE_FLAGS, ...nodeArgs, RECEIVER_BIN], {
     env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...extra },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { RECEIVER_NODE_FLAGS } from '../../bench/lib/programs.js';
 import { atEnd } from '../helpers/cleanup.js';
 import { allContainers, podSpec } from './lib/pod.js';
 import { render } from './lib/render.js';
@@ -39,6 +40,21 @@ function instructions(text: string): Instruction[] {
 const ALL = instructions(DOCKERFILE);
 const stages = ALL.reduce<Instruction[][]>((acc, i) => (i.keyword === 'FROM' ? [...acc, [i]] : (acc.at(-1)!.push(i), acc)), []);
 const finalStage = stages.at(-1)!;
+
+/** The image's CMD, as an exec-form argument list. */
+function imageCmd(): string[] {
+  return JSON.parse(finalStage.find((i) => i.keyword === 'CMD')!.args.join(' ')) as string[];
+}
+
+/** The script a `node [flags] script [args]` command runs. */
+function program(command: string[]): string {
+  return command.slice(1).find((a) => !a.startsWith('-'))!;
+}
+
+/** The flags a `node [flags] script [args]` command gives Node. */
+function nodeFlags(command: string[]): string[] {
+  return command.slice(1, command.indexOf(program(command)));
+}
 /** COPY sources taken from the build context (not from another stage). */
 const contextSources = [...new Set(ALL.filter((i) => i.keyword === 'COPY' && !i.flags.from).flatMap((i) => i.args.slice(0, -1)))];
 
@@ -113,15 +129,22 @@ describe('the build context alone', () => {
     const programs = new Set<string>();
     for (const o of objects.filter((o) => ['Pod', 'Deployment'].includes(o.kind))) {
       for (const c of allContainers(podSpec(o)).filter((c) => c.image.startsWith('ferry:'))) {
-        for (const command of [c.command, c.lifecycle?.preStop?.exec?.command]) if (command?.[0] === 'node') programs.add(command[1]);
+        for (const command of [c.command, c.lifecycle?.preStop?.exec?.command]) if (command?.[0] === 'node') programs.add(program(command));
       }
     }
-    const cmd = finalStage.find((i) => i.keyword === 'CMD')!;
-    programs.add(JSON.parse(cmd.args.join(' '))[1]);
+    programs.add(program(imageCmd()));
     expect([...programs].sort()).toEqual(['/app/dist/receiver/main.js', '/app/dist/shipper/main.js', '/app/dist/shipper/prestop.js']);
     const workdir = finalStage.find((i) => i.keyword === 'WORKDIR')!.args[0]!;
     for (const program of programs) expect(existsSync(join(built, program.slice(workdir.length + 1))), program).toBe(true);
     // Both programs read their version from the package.json beside dist/.
     expect(finalStage.some((i) => i.keyword === 'COPY' && !i.flags.from && i.args[0] === 'package.json')).toBe(true);
   });
+});
+
+it('runs the receiver with the same Node flags in the image, the Deployment and the benchmarks', async () => {
+  const [deployment] = (await render('receiver')).filter((o) => o.kind === 'Deployment');
+  const receiver = allContainers(podSpec(deployment!)).find((c) => c.name === 'ferry-receiver')!;
+  expect(program(receiver.command!)).toBe('/app/dist/receiver/main.js');
+  expect(nodeFlags(receiver.command!)).toEqual(RECEIVER_NODE_FLAGS);
+  expect(nodeFlags(imageCmd())).toEqual(RECEIVER_NODE_FLAGS);
 });

@@ -1,9 +1,10 @@
-// The few S3 operations ferry needs, on @aws-sdk/client-s3 and lib-storage.
-// The SDK is loaded only when a recording bucket is configured (it costs
-// memory). Checksums are sent only when S3 requires them, so MinIO and other
+// The few S3 operations ferry needs, on @aws-sdk/client-s3. The SDK is
+// loaded only when a recording bucket is configured (it costs memory).
+// Checksums are sent only when S3 requires them, so MinIO and other
 // S3-compatible stores that predate the SDK's default CRC trailers work too.
 
 import type { Readable } from 'node:stream';
+import type { FileRange, MultipartEvents } from './file-upload.js';
 
 export interface ObjectStoreConfig {
   bucket: string;
@@ -13,17 +14,10 @@ export interface ObjectStoreConfig {
   forcePathStyle: boolean;
 }
 
-export interface MultipartEvents {
-  onMultipartStarted(key: string): void;
-  onMultipartFinished(key: string, outcome: 'completed' | 'aborted'): void;
-}
-
 export interface ObjectStore {
   bucket: string;
-  /** Uploads `length` bytes from a stream (read from disk) as one object. */
-  put(key: string, body: Readable, length: number, signal?: AbortSignal): Promise<void>;
-  /** Uploads `size` bytes from a stream with lib-storage (multipart above 5 MiB, bounded memory). */
-  upload(key: string, body: Readable, size: number, metadata: Record<string, string>, events: MultipartEvents, signal?: AbortSignal): Promise<void>;
+  /** Uploads a byte range of a file as one object (multipart above 5 MiB, in bounded memory: file-upload.ts). */
+  upload(key: string, range: FileRange, metadata: Record<string, string>, events: MultipartEvents, signal?: AbortSignal): Promise<void>;
   list(prefix: string): Promise<StoredObject[]>;
   /** The object's user metadata, or undefined when it does not exist. */
   metadata(key: string): Promise<Record<string, string> | undefined>;
@@ -38,13 +32,9 @@ export interface StoredObject {
   size: number;
 }
 
-export const PART_SIZE = 5 * 1024 * 1024;
-/** Parts in flight at once: memory is about PART_SIZE times this. */
-const QUEUE_SIZE = 2;
-
 export async function createObjectStore(c: ObjectStoreConfig): Promise<ObjectStore> {
   const s3 = await import('@aws-sdk/client-s3');
-  const { Upload } = await import('@aws-sdk/lib-storage');
+  const { uploadFile } = await import('./file-upload.js');
   const client = new s3.S3Client({
     region: c.region,
     endpoint: c.endpoint,
@@ -56,37 +46,7 @@ export async function createObjectStore(c: ObjectStoreConfig): Promise<ObjectSto
 
   return {
     bucket: Bucket,
-    async put(key, Body, length, signal) {
-      try {
-        await client.send(new s3.PutObjectCommand({ Bucket, Key: key, Body, ContentLength: length }), { abortSignal: signal });
-      } finally {
-        Body.destroy();
-      }
-    },
-    async upload(key, Body, size, metadata, events, signal) {
-      const multipart = size > PART_SIZE;
-      const upload = new Upload({
-        client,
-        params: { Bucket, Key: key, Body, ContentLength: size, Metadata: metadata },
-        partSize: PART_SIZE,
-        queueSize: QUEUE_SIZE,
-        // On failure lib-storage aborts the multipart upload, so no parts are left behind.
-        leavePartsOnError: false,
-      });
-      const onAbort = () => void upload.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (multipart) events.onMultipartStarted(key);
-      try {
-        await upload.done();
-        if (multipart) events.onMultipartFinished(key, 'completed');
-      } catch (err) {
-        if (multipart) events.onMultipartFinished(key, 'aborted');
-        throw err;
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-        Body.destroy();
-      }
-    },
+    upload: (Key, range, Metadata, events, signal) => uploadFile(client, { Bucket, Key, range, Metadata, events, signal }),
     async list(prefix) {
       const keys: StoredObject[] = [];
       let ContinuationToken: string | undefined;

@@ -32,7 +32,7 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   const checkpointErrors = new Counter({ name: `${P}checkpoint_write_errors_total`, help: 'Checkpoint writes that failed (retried at the next change)', registers });
   const recordingBytes = new Counter({ name: `${P}recording_bytes_uploaded_total`, help: 'Recording bytes uploaded to object storage, by kind (segment or final)', labelNames: ['kind'], registers });
   const segments = new Counter({ name: `${P}recording_segments_total`, help: 'Recording segments made durable', registers });
-  const multipart = new Counter({ name: `${P}recording_multipart_uploads_total`, help: 'Multipart uploads of the whole recording, by outcome (started, completed, aborted)', labelNames: ['outcome'], registers });
+  const multipart = new Counter({ name: `${P}recording_multipart_uploads_total`, help: 'Multipart uploads (the whole recording, and segments over 5 MiB), by outcome (started, completed, aborted)', labelNames: ['outcome'], registers });
   const recordingLag = new Gauge({ name: `${P}recording_unsynced_bytes`, help: 'Bytes of the recording not yet durable in object storage', registers });
   let lastSync: number | undefined;
   new Gauge({ name: `${P}recording_last_sync_age_seconds`, help: 'Seconds since the recording last became durable in object storage (segment or final upload)', registers, collect() { if (lastSync !== undefined) this.set((Date.now() - lastSync) / 1000); } });

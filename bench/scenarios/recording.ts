@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startS3 } from '../../dev/embedded-s3.js';
 import { createObjectStore } from '../../shared/object-store.js';
@@ -79,7 +79,12 @@ export const recording: Scenario = {
           if (!writing) return;
           const size = (await stat(cast)).size;
           naiveUploads++;
-          await store.upload('naive/session.cast', createReadStream(cast, { start: 0, end: size - 1 }), size, {}, naiveEvents);
+          const file = await open(cast);
+          try {
+            await store.upload('naive/session.cast', { source: { read: async (into, length, position) => (await file.read(into, 0, length, position)).bytesRead }, start: 0, size }, {}, naiveEvents);
+          } finally {
+            await file.close();
+          }
         }
       })();
 

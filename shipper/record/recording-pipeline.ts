@@ -137,7 +137,7 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
       }
       const key = segmentKey(d.workspaceId, position!.generation, start, segEnd);
       const began = performance.now();
-      if ((await retried('segment', signal, () => store.put(key, src.stream(start, segEnd), segEnd - start, signal))) === 'aborted') return;
+      if ((await retried('segment', signal, () => store.upload(key, { source: src, start, size: segEnd - start }, {}, events, signal))) === 'aborted') return;
       events.onRecordingSegment(key, segEnd - start, (performance.now() - began) / 1000);
       save({ ...position!, synced: segEnd });
       await report(s3Url(store.bucket, segmentsPrefix(d.workspaceId, position!.generation)), segEnd, signal);
@@ -159,7 +159,7 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
     const key = await finalKey(p.generation, signal);
     if (key === 'aborted') return;
     const began = performance.now();
-    const done = await retried('final', signal, () => store.upload(key, src.stream(0, size), size, { [GENERATION_METADATA]: p.generation }, events, signal));
+    const done = await retried('final', signal, () => store.upload(key, { source: src, start: 0, size }, { [GENERATION_METADATA]: p.generation }, events, signal));
     if (done === 'aborted') return;
     events.onRecordingFinal(key, size, (performance.now() - began) / 1000);
     save({ ...position!, finalized: { size, key } });

@@ -4,7 +4,6 @@
 // its end before the shipper moves to the new one.
 
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { generationId, readFingerprint, type FileIdentity } from './generation.js';
 
 export interface SourceFile extends FileIdentity {
@@ -12,9 +11,7 @@ export interface SourceFile extends FileIdentity {
   /** Undefined until the file has a first line (or FINGERPRINT_BYTES). */
   fingerprint?: Buffer;
   size(): Promise<number>;
-  /** Bytes [start, end) as a stream, read through this open file (also after the path was replaced). */
-  stream(start: number, end: number): Readable;
-  /** Reads up to `length` bytes at `position` into `into`; returns the bytes read. */
+  /** Reads up to `length` bytes at `position` into `into`, through this open file (also after the path was replaced); returns the bytes read. */
   read(into: Buffer, length: number, position: number): Promise<number>;
   /** Tries to establish the fingerprint; true once it exists. */
   identify(): Promise<boolean>;
@@ -27,8 +24,6 @@ export interface SourceFile extends FileIdentity {
   rewritten(): Promise<boolean>;
   close(): Promise<void>;
 }
-
-const STREAM_CHUNK_BYTES = 256 * 1024;
 
 export async function openSource(path: string): Promise<SourceFile | undefined> {
   let fh: FileHandle;
@@ -54,19 +49,6 @@ export async function openSource(path: string): Promise<SourceFile | undefined> 
         total += bytesRead;
       }
       return total;
-    },
-    stream(start, end) {
-      // Positional reads on our own handle: the handle stays ours to close
-      // (a FileHandle read stream may close it), and a replaced path does not matter.
-      return Readable.from((async function* chunks() {
-        for (let at = start; at < end;) {
-          const buf = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, end - at));
-          const n = await source.read(buf, buf.length, at);
-          if (n === 0) throw new Error(`${path} ended at byte ${at}, before ${end}`);
-          at += n;
-          yield n === buf.length ? buf : buf.subarray(0, n);
-        }
-      })(), { objectMode: false });
     },
     async identify() {
       source.fingerprint ??= await readFingerprint(fh);

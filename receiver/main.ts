@@ -2,7 +2,7 @@
 // ferry-receiver: command line.
 
 import { readFileSync } from 'node:fs';
-import { ConfigError, helpText, loadConfig } from '../shared/env.js';
+import { ConfigError, helpText, loadConfig, portError } from '../shared/env.js';
 import { createLogger } from '../shared/log.js';
 import { mintWorkspaceToken } from './auth.js';
 import { RECEIVER_SPEC, type ReceiverConfig } from './config.js';
@@ -60,7 +60,8 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   const receiver = await starting.catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE' || err.code === 'EACCES') fail(new ConfigError('PORT', 'a port this process can listen on', `${c.port} (${err.code})`).message);
+    const unusable = portError(err, 'PORT', c.port);
+    if (unusable) fail(unusable.message);
     throw err;
   });
   receiver.ready.catch((err) => {

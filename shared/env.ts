@@ -12,6 +12,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** A failure to listen on the port that setting `variable` names, as the configuration error it is; undefined for any other error. */
+export function portError(err: NodeJS.ErrnoException, variable: string, port: number): ConfigError | undefined {
+  return err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new ConfigError(variable, 'a port this process can listen on', `${port} (${err.code})`) : undefined;
+}
+
 export interface Setting<T> {
   readonly env: string;
   readonly help: string;

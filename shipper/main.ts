@@ -3,7 +3,7 @@
 
 import { access, constants, mkdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { ConfigError, helpText, loadConfig } from '../shared/env.js';
+import { ConfigError, helpText, loadConfig, portError } from '../shared/env.js';
 import { createLogger } from '../shared/log.js';
 import { batchSettings, loadShipperConfig, SHIPPER_SPEC, type ShipperConfig } from './config.js';
 import { startShipper } from './shipper.js';
@@ -78,7 +78,8 @@ const onSignal = (signal: string) => {
 process.on('SIGTERM', () => onSignal('SIGTERM'));
 process.on('SIGINT', () => onSignal('SIGINT'));
 const shipper = await starting.catch((err: NodeJS.ErrnoException) => {
-  if (err.code === 'EADDRINUSE' || err.code === 'EACCES') fail(new ConfigError('METRICS_PORT', 'a port this process can listen on', `${c.metricsPort} (${err.code})`).message);
+  const unusable = portError(err, 'METRICS_PORT', c.metricsPort);
+  if (unusable) fail(unusable.message);
   throw err;
 });
 log.info({ metrics: `${shipper.metricsUrl}/metrics`, receiver: c.receiverUrl, workspace_id: c.workspaceId }, 'ferry-shipper running');

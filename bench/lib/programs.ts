@@ -15,7 +15,7 @@ export const DISCARD_RECEIVER_BIN = `${DIST}bench/discard-receiver.js`;
 export const NAIVE_SHIPPER_BIN = `${DIST}bench/naive-shipper.js`;
 export const FLEET_GENERATOR_BIN = `${DIST}bench/fleet-generator.js`;
 /** The receiver's Node flags in the image and the Deployment, so the benchmarks measure what runs there. */
-export const RECEIVER_NODE_FLAGS = ['--max-semi-space-size=16'];
+export const RECEIVER_NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=320'];
 
 export interface Program {
   child: ChildProcess;

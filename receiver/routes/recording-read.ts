@@ -50,9 +50,9 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
   app.get('/recordings/:workspace_id', { config: { access: 'read' } }, async (req, reply) => {
     const ws = (req.params as { workspace_id: string }).workspace_id;
     if (!isValidId(ws)) throw new RequestError('bad_query', 'workspace_id must be 1-253 printable characters');
+    const asked = generationParam(singleQuery(req.query).generation);
     const s = await objects();
     const ref = (await ctx.pool.query<{ storage_path: string }>('SELECT storage_path FROM recording_refs WHERE workspace_id = $1', [ws])).rows[0];
-    const asked = generationParam(singleQuery(req.query).generation);
     const generation = asked ?? (ref ? await generationOf(s, ref.storage_path) : undefined);
     if (!generation) throw new RequestError('not_found', `no recording for workspace ${ws}`);
 

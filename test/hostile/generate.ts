@@ -34,7 +34,10 @@ const GENERATORS: Record<string, (o: Record<string, any>, fill: (t: string) => s
     const element = fill(String(o.element));
     return Buffer.from(`[${`${element},`.repeat(o.count - 1)}${element}]`);
   },
-  'vector-huge-event': (o, fill) => Buffer.from(fill(`[{"command":"v","exit_code":0,"timestamp":1,"workspace_id":"{{ws}}","payload":[${'0,'.repeat(o.elements - 1)}0]}]`)),
+  'vector-huge-event': (o, fill) => {
+    const element = String(o.element ?? '0');
+    return Buffer.from(fill(`[{"command":"v","exit_code":0,"timestamp":1,"workspace_id":"{{ws}}","payload":[${`${element},`.repeat(o.elements - 1)}${element}]}]`));
+  },
 };
 
 export function generate(g: Generated, fill: (text: string) => string): Buffer {

@@ -15,8 +15,8 @@ import { bodyBytes, goodLine, HTTP_CASES, TABLE, type HttpCase } from './corpus.
 import { rawRequest } from './raw-http.js';
 import { startReceiverProcess, type ReceiverProcess } from './receiver-process.js';
 
-/** A full 16 MiB body of ordinary lines peaks near 165 MiB; hostile ones may cost a few times that, never more. */
-const MEMORY_BOUND_BYTES = 768 * 1024 ** 2;
+/** The receiver runs with the image's Node flags: whatever the corpus sends, it stays well inside the pod's 512Mi. */
+const MEMORY_BOUND_BYTES = 400 * 1024 ** 2;
 /** Short, so the slow-request cases end soon (Node checks it every 30 s). */
 const REQUEST_TIMEOUT_MS = 2_000;
 
@@ -47,6 +47,7 @@ function fill(text: string, ws: string): string {
     'forged-token': mintWorkspaceToken('not-the-secret', ws),
     'swapped-token': `${swapped[0]}.${Buffer.from(ws).toString('base64url')}.${swapped[2]}`,
     'other-ws-token': mintWorkspaceToken(TOKEN_SECRET, 'someone-else'),
+    'ws-token': mintWorkspaceToken(TOKEN_SECRET, ws),
   };
   return text.replace(/\{\{([a-z-]+)\}\}/g, (_, name: string) => tokens[name] ?? `{{${name}}}`);
 }
@@ -69,7 +70,7 @@ function requestOf(c: HttpCase) {
     ? Buffer.from(`${goodLine('commands', 'good 1')}\n${goodLine('commands', 'good 2')}\n`)
     : bodyBytes(r.body, (t) => fill(t, ws));
   if (r.gzip && body) body = gzipSync(body);
-  return { method: r.method ?? 'POST', path: r.path ?? '/ingest/commands', headers, body, ws };
+  return { method: r.method ?? 'POST', path: fill(r.path ?? '/ingest/commands', ws), headers, body, ws };
 }
 
 async function send(c: HttpCase): Promise<{ status: number | null; body: any }> {

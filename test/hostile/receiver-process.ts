@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { INGEST_TOKEN, READ_TOKEN, TOKEN_SECRET } from '../helpers/receiver.js';
+import { RECEIVER_NODE_FLAGS } from '../../bench/lib/programs.js';
 import { RECEIVER_BIN, start, type Running } from '../helpers/process.js';
 
 export interface ReceiverProcess extends Running {
@@ -15,7 +16,10 @@ export interface ReceiverProcess extends Running {
 export async function startReceiverProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<ReceiverProcess> {
   const running = start(RECEIVER_BIN, [], {
     DATABASE_URL: databaseUrl, INGEST_TOKEN, INGEST_TOKEN_SECRET: TOKEN_SECRET, READ_TOKEN,
-    HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env,
+    HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info',
+    // The flags the image runs it with: its memory is measured as it will be in the pod.
+    NODE_OPTIONS: RECEIVER_NODE_FLAGS.join(' '),
+    ...env,
   });
   const url = await readyUrl(running);
   return {

@@ -97,13 +97,17 @@ export function isPlaceholderSecret(raw: string): boolean {
   return /^change[-_ ]?me/i.test(raw.trim());
 }
 
-/** A credential ferry checks: unset, or long enough and not a placeholder. */
+const SECRET_EXPECTED = `at least ${MIN_SECRET_LENGTH} characters and not a placeholder (make one with: openssl rand -base64 32)`;
+const strongSecret = (raw: string) => (raw.length >= MIN_SECRET_LENGTH && !isPlaceholderSecret(raw) ? raw : undefined);
+
+/** A credential ferry checks: long enough and not a placeholder. */
+export function secret(env: string, o: { help: string }): Setting<string> {
+  return { ...str(env, { ...o, secret: true }), expected: SECRET_EXPECTED, parse: strongSecret };
+}
+
+/** The same, where unset means something (a feature off). */
 export function optionalSecret(env: string, o: { help: string; shown: string }): Setting<string | undefined> {
-  return {
-    ...optionalStr(env, { ...o, secret: true }),
-    expected: `at least ${MIN_SECRET_LENGTH} characters and not a placeholder (make one with: openssl rand -base64 32)`,
-    parse: (raw) => (raw.length >= MIN_SECRET_LENGTH && !isPlaceholderSecret(raw) ? raw : undefined),
-  };
+  return { ...optionalStr(env, { ...o, secret: true }), expected: SECRET_EXPECTED, parse: strongSecret };
 }
 
 /**

@@ -2,7 +2,7 @@
 // ferry's own. Pipelines are data: a fifth file is one more PIPELINES entry.
 
 import { hostname } from 'node:os';
-import { bool, bytes, int, logLevel, oneOf, optionalStr, optionalUrl, str, url, type ConfigOf, type Setting } from '../shared/env.js';
+import { bool, bytes, int, logLevel, notPlaceholder, oneOf, optionalStr, optionalUrl, secret, str, url, type ConfigOf, type Setting } from '../shared/env.js';
 import { isLineStream, isValidId, type LineStream } from '../shared/wire.js';
 
 export interface PipelineDef {
@@ -30,11 +30,12 @@ function pipelines(raw: string): PipelineDef[] | undefined {
 export const SHIPPER_SPEC = {
   workspaceId: { ...str('WORKSPACE_ID', { help: 'this workspace (the pod name: fieldRef metadata.name)' }), expected: '1-253 printable characters', parse: (raw: string) => (isValidId(raw) ? raw : undefined) } as Setting<string>,
   receiverUrl: url('DASHBOARD_SERVICE_URL', { help: 'base URL of ferry-receiver (the dashboard service)' }),
-  ingestToken: str('INGEST_TOKEN', { help: 'bearer token for the receiver (shared or per-workspace)', secret: true }),
+  ingestToken: secret('INGEST_TOKEN', { help: 'bearer token for the receiver (shared or per-workspace)' }),
   recordingBucket: optionalStr('RECORDING_BUCKET', { help: 'S3 bucket for session.cast (unset: recording pipeline off)', shown: 'unset' }),
   recordingFile: str('RECORDING_FILE', { help: 'the asciinema recording inside RUNTIME_DIR', default: 'session.cast' }),
   recordingSyncIntervalMs: int('RECORDING_SYNC_INTERVAL_MS', 100, 30_000, { help: 'how often new complete lines of the recording are uploaded as a segment', default: 10_000 }),
   recordingIdleMs: int('RECORDING_IDLE_MS', 1_000, 86_400_000, { help: 'after this long without growth, the whole recording is uploaded as one object', default: 300_000 }),
+  awsSecretSet: notPlaceholder('AWS_SECRET_ACCESS_KEY', 'S3 secret key (read by the AWS SDK; unset: its other credential sources)'),
   awsRegion: str('AWS_REGION', { help: 'S3 region', default: 'us-east-1' }),
   s3Endpoint: optionalUrl('AWS_ENDPOINT_URL_S3', { help: 'S3 endpoint for MinIO and other S3-compatible stores', shown: 'AWS' }),
   s3ForcePathStyle: bool('S3_FORCE_PATH_STYLE', { help: 'path-style bucket addressing (MinIO)', default: false }),

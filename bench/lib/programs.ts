@@ -14,6 +14,10 @@ export const NAIVE_RECEIVER_BIN = `${DIST}bench/naive-receiver.js`;
 export const DISCARD_RECEIVER_BIN = `${DIST}bench/discard-receiver.js`;
 export const NAIVE_SHIPPER_BIN = `${DIST}bench/naive-shipper.js`;
 export const FLEET_GENERATOR_BIN = `${DIST}bench/fleet-generator.js`;
+/** The benchmarks' credentials (the programs refuse tokens under 16 characters). */
+export const BENCH_TOKEN = 'bench-ingest-token';
+export const BENCH_READ_TOKEN = 'bench-read-token-0';
+
 /** The receiver's Node flags in the image and the Deployment, so the benchmarks measure what runs there. */
 export const RECEIVER_NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=320'];
 
@@ -55,11 +59,15 @@ export function startListening(bin: string, env: Record<string, string>, logMatc
   });
 }
 
-/** The receiver, started and migrated. */
+/**
+ * The receiver, started and migrated. Benchmarks measure what one workspace
+ * can push through, so the per-workspace rate limit is off unless `extra`
+ * sets it (noisy-neighbour does).
+ */
 export async function startReceiverProcess(databaseUrl: string, token: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Program> {
   const port = await freePort();
   const child = spawn(process.execPath, [...RECEIVER_NODE_FLAGS, ...nodeArgs, RECEIVER_BIN], {
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...extra },
+    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', WORKSPACE_RATE_BYTES: '0', ...extra },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -16,7 +16,7 @@ import { barsFromRows, processCharts, progressChart, type Chart } from '../lib/c
 import { copyFileOf, copyTarget } from '../lib/copy-file.js';
 import { every, until } from '../lib/poll.js';
 import { sampleProcess, sampleProcessTree, type ProcSummary } from '../lib/proc-stats.js';
-import { NAIVE_RECEIVER_BIN, NAIVE_SHIPPER_BIN, runToEnd, startListening, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
+import { BENCH_TOKEN, NAIVE_RECEIVER_BIN, NAIVE_SHIPPER_BIN, runToEnd, startListening, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
 import { runtimeOf } from '../lib/runtime-dir.js';
 import { receiverBreakdown, receiverRows, scrape } from '../lib/scrape.js';
 import { MIB } from '../lib/stats.js';
@@ -24,7 +24,6 @@ import { printTable } from '../lib/table.js';
 import type { Row, Scenario, ScenarioContext } from '../scenario.js';
 
 const exec = promisify(execFile);
-const TOKEN = 'bench-token';
 const WORKSPACE = 'catch-up';
 const STREAMS: LineStream[] = ['commands', 'events', 'llm'];
 
@@ -72,11 +71,11 @@ async function psqlCopies(ctx: ScenarioContext, db: BenchDb, files: Record<LineS
 async function ferry(ctx: ScenarioContext, db: BenchDb, backlogs: Backlogs): Promise<Run> {
   await db.reset();
   const dirs = await runtimeOf(join(ctx.workDir, 'ferry'), backlogs);
-  const receiver = await startReceiverProcess(db.url, TOKEN);
+  const receiver = await startReceiverProcess(db.url, BENCH_TOKEN);
   const receiverStats = sampleProcess(receiver.child.pid!);
   const pgStats = sampleProcessTree(await db.postmasterPid());
   const t0 = performance.now();
-  const shipper = startShipperProcess({ WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: TOKEN, ...dirs });
+  const shipper = startShipperProcess({ WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: BENCH_TOKEN, ...dirs });
   const shipperStats = sampleProcess(shipper.pid!);
   const progress: Progress = [];
   const done: Run['done'] = {};

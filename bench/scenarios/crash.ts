@@ -16,13 +16,12 @@ import { startBenchDb } from '../lib/bench-db.js';
 import type { Bar, Chart } from '../lib/charts.js';
 import { killAndRestart } from '../lib/crash.js';
 import { until } from '../lib/poll.js';
-import { startReceiverProcess, startWatchedShipper, stopChild } from '../lib/programs.js';
+import { BENCH_TOKEN, startReceiverProcess, startWatchedShipper, stopChild } from '../lib/programs.js';
 import { runtimeOf } from '../lib/runtime-dir.js';
 import { receiverRows, scrape, total } from '../lib/scrape.js';
 import { printTable } from '../lib/table.js';
 import type { Row, Scenario } from '../scenario.js';
 
-const TOKEN = 'bench-token';
 const WORKSPACE = 'crash';
 const STREAMS: LineStream[] = ['commands', 'events', 'llm'];
 
@@ -63,8 +62,8 @@ export const crash: Scenario = {
     const db = await startBenchDb();
     try {
       await db.reset();
-      const receiver = await startReceiverProcess(db.url, TOKEN);
-      const env = { WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: TOKEN, ...(await runtimeOf(join(ctx.workDir, 'ferry'), backlogs)) };
+      const receiver = await startReceiverProcess(db.url, BENCH_TOKEN);
+      const env = { WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: BENCH_TOKEN, ...(await runtimeOf(join(ctx.workDir, 'ferry'), backlogs)) };
       const committed = async () => Object.values(await receiverRows(receiver.url)).reduce((a, b) => a + b, 0);
       const duplicates = async () => {
         const m = await scrape(receiver.url);

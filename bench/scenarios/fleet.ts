@@ -19,14 +19,13 @@ import { processCharts, progressChart, type Chart } from '../lib/charts.js';
 import { hottest } from '../lib/cpu-profile.js';
 import { every } from '../lib/poll.js';
 import { sampleProcess, sampleProcessTree, type Sampler } from '../lib/proc-stats.js';
-import { FLEET_GENERATOR_BIN, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
+import { BENCH_TOKEN, FLEET_GENERATOR_BIN, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
 import { scrape, total, type Samples } from '../lib/scrape.js';
 import { sampleWaits } from '../lib/wait-events.js';
 import { max, MIB } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Row, Scenario } from '../scenario.js';
 
-const TOKEN = 'bench-token';
 const TARGET_P99_MS = 250;
 const DATA_TABLES = ['command_log', 'state_timeline', 'llm_interactions'];
 
@@ -89,7 +88,7 @@ export const fleet: Scenario = {
     const db = await startBenchDb();
     await db.reset();
     const profileDir = join(ctx.workDir, 'profile');
-    const receiver = await startReceiverProcess(db.url, TOKEN, { PG_POOL_MAX: String(poolMax) }, profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    const receiver = await startReceiverProcess(db.url, BENCH_TOKEN, { PG_POOL_MAX: String(poolMax) }, profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
     const samplers: Record<string, Sampler> = { 'ferry-receiver': sampleProcess(receiver.child.pid!, 250), PostgreSQL: sampleProcessTree(await db.postmasterPid()) };
     const waits = sampleWaits(db.pool, 'ferry-receiver');
     const simulators: Simulator[] = [];
@@ -100,14 +99,14 @@ export const fleet: Scenario = {
         const dir = join(ctx.workDir, `real-${i}`);
         await mkdir(dir, { recursive: true });
         simulators.push(await simulateWorkspace(join(dir, 'runtime'), { commandsPerSecond: 1000 / intervalMs, seed: 100 + i }));
-        const shipper = startShipperProcess({ WORKSPACE_ID: `real-ws-${i}`, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: TOKEN, RUNTIME_DIR: join(dir, 'runtime'), STATE_DIR: join(dir, 'state') });
+        const shipper = startShipperProcess({ WORKSPACE_ID: `real-ws-${i}`, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: BENCH_TOKEN, RUNTIME_DIR: join(dir, 'runtime'), STATE_DIR: join(dir, 'state') });
         shippers.push(shipper);
         if (i === 0) samplers['ferry-shipper (1 of the real ones)'] = sampleProcess(shipper.pid!, 250);
       }
 
       ctx.progress(`generator: ${workspaces} workspaces, a command every ${intervalMs / 1000} s each at scale 1; stages ${stages.map((s) => `${s.scale}x ${s.seconds} s${s.warmUp ? ' (warm-up)' : ''}`).join(', ')}`);
       const generator = spawn(process.execPath, [FLEET_GENERATOR_BIN], {
-        env: { PATH: process.env.PATH, URL: receiver.url, TOKEN, WORKSPACES: String(workspaces), COMMAND_INTERVAL_MS: String(intervalMs), STAGES: JSON.stringify(stages) },
+        env: { PATH: process.env.PATH, URL: receiver.url, TOKEN: BENCH_TOKEN, WORKSPACES: String(workspaces), COMMAND_INTERVAL_MS: String(intervalMs), STAGES: JSON.stringify(stages) },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       samplers.generator = sampleProcess(generator.pid!, 250);

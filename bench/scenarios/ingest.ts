@@ -13,12 +13,11 @@ import { toUtcTimestamp } from '../../receiver/ingest/timestamp.js';
 import { startBenchDb } from '../lib/bench-db.js';
 import { barsFromRows, processCharts } from '../lib/charts.js';
 import { sampleProcess, sampleProcessTree, type ProcSummary } from '../lib/proc-stats.js';
-import { NAIVE_RECEIVER_BIN, startListening, startReceiverProcess } from '../lib/programs.js';
+import { BENCH_TOKEN, NAIVE_RECEIVER_BIN, startListening, startReceiverProcess } from '../lib/programs.js';
 import { printTable } from '../lib/table.js';
 import { commandLines } from '../../dev/workload.js';
 import type { Scenario } from '../scenario.js';
 
-const TOKEN = 'bench-token';
 
 export const ingest: Scenario = {
   name: 'ingest',
@@ -63,7 +62,7 @@ export const ingest: Scenario = {
       // One request in flight per stream, like shippers.
       const ferryRound = async (): Promise<Measured & { requests: number; clientCpu: number; receiver: ProcSummary }> => {
         await db.reset();
-        const receiver = await startReceiverProcess(db.url, TOKEN);
+        const receiver = await startReceiverProcess(db.url, BENCH_TOKEN);
         const receiverStats = sampleProcess(receiver.child.pid!);
         const pg = sampleProcessTree(postmaster);
         const clientCpu = process.cpuUsage();
@@ -74,7 +73,7 @@ export const ingest: Scenario = {
           for (const batch of batches) {
             const res = await request(`${receiver.url}/ingest/commands`, {
               method: 'POST', dispatcher: agent, body: batch.body,
-              headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson', 'x-workspace-id': workspaceId, 'x-source-id': 'bench', 'x-source-offset': String(batch.offset) },
+              headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/x-ndjson', 'x-workspace-id': workspaceId, 'x-source-id': 'bench', 'x-source-offset': String(batch.offset) },
             });
             const answer = (await res.body.json()) as { accepted: number };
             if (res.statusCode !== 200 || answer.accepted !== batch.lines) throw new Error(`ingest answered ${res.statusCode}: ${JSON.stringify(answer)}`);

@@ -7,14 +7,13 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBenchDb, type BenchDb } from '../lib/bench-db.js';
 import { startCommitClock } from '../lib/commit-clock.js';
-import { startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
+import { BENCH_TOKEN, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
 import { startRsyslog } from '../lib/rsyslog.js';
 import { percentilesOverTime, progressChart } from '../lib/charts.js';
 import { max, percentile } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
 
-const TOKEN = 'bench-token';
 
 interface System {
   stop(): Promise<void>;
@@ -63,8 +62,8 @@ export const latency: Scenario = {
     const db = await startBenchDb();
     try {
       const ferry = await measure(ctx, db, 'ferry', count, everyMs, async (file, dir) => {
-        const receiver = await startReceiverProcess(db.url, TOKEN);
-        const shipper = startShipperProcess({ WORKSPACE_ID: 'latency', DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: TOKEN, RUNTIME_DIR: join(file, '..'), STATE_DIR: join(dir, 'state') });
+        const receiver = await startReceiverProcess(db.url, BENCH_TOKEN);
+        const shipper = startShipperProcess({ WORKSPACE_ID: 'latency', DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: BENCH_TOKEN, RUNTIME_DIR: join(file, '..'), STATE_DIR: join(dir, 'state') });
         return { stop: async () => { await stopChild(shipper); await receiver.stop(); } };
       });
       const rsyslog = await measure(ctx, db, 'rsyslog', count, everyMs, (file, dir) => startRsyslog({ workDir: dir, file, databaseUrl: db.url, workspaceId: 'latency' }));

@@ -15,7 +15,7 @@ import { copyFileOf, copyTarget } from '../lib/copy-file.js';
 import { killAndRestart } from '../lib/crash.js';
 import { sleep, until } from '../lib/poll.js';
 import { sampleProcess, sampleProcessTree, type ProcSummary } from '../lib/proc-stats.js';
-import { startReceiverProcess, startWatchedShipper, stopChild, type Program } from '../lib/programs.js';
+import { BENCH_TOKEN, type Program, startReceiverProcess, startWatchedShipper, stopChild } from '../lib/programs.js';
 import { startRsyslog } from '../lib/rsyslog.js';
 import { runtimeOf } from '../lib/runtime-dir.js';
 import { scrape, total } from '../lib/scrape.js';
@@ -23,7 +23,6 @@ import { MIB } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Row, Scenario, ScenarioContext } from '../scenario.js';
 
-const TOKEN = 'bench-token';
 const WORKSPACE = 'peer';
 const FERRY = 'ferry (shipper → receiver → COPY)';
 const RSYSLOG = 'rsyslog imfile → mmjsonparse → ompgsql';
@@ -50,11 +49,11 @@ interface System {
 
 async function ferrySystem(ctx: ScenarioContext, db: BenchDb, backlog: Backlog, run: string): Promise<System> {
   const dirs = await runtimeOf(join(ctx.workDir, run), { commands: backlog });
-  const receiver: Program = await startReceiverProcess(db.url, TOKEN);
+  const receiver: Program = await startReceiverProcess(db.url, BENCH_TOKEN);
   return {
     name: FERRY,
     async start() {
-      const { child, moved } = await startWatchedShipper({ WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: TOKEN, ...dirs });
+      const { child, moved } = await startWatchedShipper({ WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: BENCH_TOKEN, ...dirs });
       return {
         child, stop: async () => { await stopChild(child); }, exited: () => child.exitCode !== null,
         resumed: moved,

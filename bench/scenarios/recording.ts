@@ -15,12 +15,11 @@ import { primaryFinalKey } from '../../shared/recording-keys.js';
 import { startBenchDb } from '../lib/bench-db.js';
 import { barsFromRows, processCharts } from '../lib/charts.js';
 import { sampleProcess } from '../lib/proc-stats.js';
-import { startReceiverProcess, startShipperProcess } from '../lib/programs.js';
+import { BENCH_TOKEN, startReceiverProcess, startShipperProcess } from '../lib/programs.js';
 import { MIB } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Scenario } from '../scenario.js';
 
-const TOKEN = 'bench-token';
 const WORKSPACE = 'recording-bench';
 
 async function sha256(stream: NodeJS.ReadableStream): Promise<string> {
@@ -57,10 +56,10 @@ export const recording: Scenario = {
       await mkdir(join(dir, 'runtime'), { recursive: true });
       const cast = join(dir, 'runtime', 'session.cast');
       await writeFile(cast, `${JSON.stringify({ version: 2, width: 120, height: 40, timestamp: 1763892000 })}\n`);
-      const receiver = await startReceiverProcess(db.url, TOKEN);
+      const receiver = await startReceiverProcess(db.url, BENCH_TOKEN);
       const shipper = startShipperProcess({
         ...s3.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', RECORDING_SYNC_INTERVAL_MS: String(syncMs),
-        WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: TOKEN, RUNTIME_DIR: join(dir, 'runtime'), STATE_DIR: join(dir, 'state'),
+        WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: BENCH_TOKEN, RUNTIME_DIR: join(dir, 'runtime'), STATE_DIR: join(dir, 'state'),
       });
       const stats = sampleProcess(shipper.pid!);
       const exited = new Promise<number | null>((r) => shipper.once('exit', (code) => r(code)));

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { commandBacklog, type Backlog } from '../lib/backlog.js';
 import { barsFromRows, processCharts } from '../lib/charts.js';
 import { sampleProcess } from '../lib/proc-stats.js';
-import { DISCARD_RECEIVER_BIN, startListening, startShipperProcess, stopChild } from '../lib/programs.js';
+import { BENCH_TOKEN, DISCARD_RECEIVER_BIN, startListening, startShipperProcess, stopChild } from '../lib/programs.js';
 import { MIB } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Scenario, ScenarioContext } from '../scenario.js';
@@ -40,7 +40,7 @@ async function shipOnce(ctx: ScenarioContext, backlog: Backlog, run: number, bat
   await symlink(backlog.path, join(dir, 'runtime', 'command-log.jsonl'));
   const started = performance.now();
   const shipper = startShipperProcess({
-    WORKSPACE_ID: 'bench', DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: 'x', RUNTIME_DIR: join(dir, 'runtime'), STATE_DIR: join(dir, 'state'),
+    WORKSPACE_ID: 'bench', DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: BENCH_TOKEN, RUNTIME_DIR: join(dir, 'runtime'), STATE_DIR: join(dir, 'state'),
     ...(batch ? { COMMANDS_BATCH_MAX_EVENTS: String(batch.events), COMMANDS_BATCH_MAX_BYTES: String(batch.bytes) } : {}),
   });
   const sampler = sampleProcess(shipper.pid!, 50);

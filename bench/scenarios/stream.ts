@@ -11,14 +11,12 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { startBenchDb } from '../lib/bench-db.js';
 import { processCharts, type ChartedProcess } from '../lib/charts.js';
-import { FLEET_GENERATOR_BIN, startReceiverProcess, stopChild } from '../lib/programs.js';
+import { BENCH_READ_TOKEN, BENCH_TOKEN, FLEET_GENERATOR_BIN, startReceiverProcess, stopChild } from '../lib/programs.js';
 import { sampleProcess } from '../lib/proc-stats.js';
 import { max, MIB, percentile } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Row, Scenario } from '../scenario.js';
 
-const TOKEN = 'bench-token';
-const READ_TOKEN = 'bench-read-token';
 
 interface Follower {
   /** [when the event was stored (epoch ms), how long it took to arrive (ms)] */
@@ -31,7 +29,7 @@ interface Follower {
 function follow(url: string): Promise<Follower> {
   return new Promise((resolve, reject) => {
     const f: Follower = { delays: [], events: 0, close: () => req.destroy() };
-    const req = request(`${url}/stream`, { headers: { authorization: `Bearer ${READ_TOKEN}`, accept: 'text/event-stream' } }, (res) => {
+    const req = request(`${url}/stream`, { headers: { authorization: `Bearer ${BENCH_READ_TOKEN}`, accept: 'text/event-stream' } }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`/stream answered ${res.statusCode}`));
       res.setEncoding('utf8');
       let buffer = '';
@@ -72,13 +70,13 @@ export const stream: Scenario = {
       const processes: ChartedProcess[] = [];
       for (const clients of clientCounts) {
         await db.reset();
-        const receiver = await startReceiverProcess(db.url, TOKEN, { READ_TOKEN });
+        const receiver = await startReceiverProcess(db.url, BENCH_TOKEN, { READ_TOKEN: BENCH_READ_TOKEN });
         const stats = sampleProcess(receiver.child.pid!, 250);
         const followers = await Promise.all(Array.from({ length: clients }, () => follow(receiver.url)));
         ctx.progress(`${clients} client(s): ${workspaces} workspaces posting, ${warmUp} s warm-up (not measured), then ${seconds} s`);
         const measuredFrom = Date.now() + warmUp * 1000;
         const generator = spawn(process.execPath, [FLEET_GENERATOR_BIN], {
-          env: { PATH: process.env.PATH, URL: receiver.url, TOKEN, WORKSPACES: String(workspaces), STAGES: JSON.stringify([{ scale: 1, seconds: warmUp, warmUp: true }, { scale: 1, seconds }]) },
+          env: { PATH: process.env.PATH, URL: receiver.url, TOKEN: BENCH_TOKEN, WORKSPACES: String(workspaces), STAGES: JSON.stringify([{ scale: 1, seconds: warmUp, warmUp: true }, { scale: 1, seconds }]) },
           stdio: ['ignore', 'ignore', 'inherit'],
         });
         await new Promise((r) => generator.once('exit', r));

@@ -1,9 +1,10 @@
 // Bad configuration: one line naming the variable, exit 2, before any file is read.
 
 import { describe, expect, it } from 'vitest';
+import { manifestPlaceholders } from '../helpers/placeholders.js';
 import { run, SHIPPER_BIN } from '../helpers/process.js';
 
-const GOOD = { WORKSPACE_ID: 'ws-1', DASHBOARD_SERVICE_URL: 'http://127.0.0.1:1', INGEST_TOKEN: 't', STATE_DIR: '/tmp/ferry-config-test', METRICS_PORT: '0' };
+const GOOD = { WORKSPACE_ID: 'ws-1', DASHBOARD_SERVICE_URL: 'http://127.0.0.1:1', INGEST_TOKEN: 'a-token-of-24-characters', STATE_DIR: '/tmp/ferry-config-test', METRICS_PORT: '0' };
 
 describe('ferry-shipper configuration', () => {
   it('--help lists the variables with their defaults, per-pipeline batch limits included', async () => {
@@ -20,6 +21,7 @@ describe('ferry-shipper configuration', () => {
     [{ DASHBOARD_SERVICE_URL: undefined }, 'DASHBOARD_SERVICE_URL is required'],
     [{ DASHBOARD_SERVICE_URL: 'instructor-dashboard:80' }, 'DASHBOARD_SERVICE_URL must be an http:// or https:// URL, got "instructor-dashboard:80"'],
     [{ INGEST_TOKEN: undefined }, 'INGEST_TOKEN is required'],
+    [{ INGEST_TOKEN: 'short-token' }, 'INGEST_TOKEN must be at least 16 characters'],
     [{ WORKSPACE_ID: 'a\tb' }, 'WORKSPACE_ID must be 1-253 printable characters'],
     [{ METRICS_PORT: '70000' }, 'METRICS_PORT must be an integer from 0 to 65535, got "70000"'],
     [{ COMMANDS_BATCH_MAX_EVENTS: '0' }, 'COMMANDS_BATCH_MAX_EVENTS must be an integer from 1 to 1000000, got "0"'],
@@ -34,6 +36,15 @@ describe('ferry-shipper configuration', () => {
     expect(out.stderr.trim().split('\n')).toHaveLength(1);
     expect(out.stderr).toContain(message);
     expect(out.stdout).toBe('');
+  });
+
+  it('refuses every placeholder secret the repository\'s manifests carry, never echoing it', async () => {
+    for (const [variable, value] of (await manifestPlaceholders()).filter(([v]) => ['INGEST_TOKEN', 'AWS_SECRET_ACCESS_KEY'].includes(v))) {
+      const out = await run(SHIPPER_BIN, [], { ...GOOD, [variable]: value });
+      expect(out.code, variable).toBe(2);
+      expect(out.stderr).toContain(`${variable} must be`);
+      expect(out.stderr).not.toContain(value);
+    }
   });
 
   it('a fifth file is configuration: a PIPELINES entry with its own batch settings', async () => {

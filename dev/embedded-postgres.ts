@@ -16,7 +16,7 @@
 import { execFile } from 'node:child_process';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './free-port.js';
@@ -110,8 +110,11 @@ async function postgresUser(): Promise<Identity> {
   let found = await ids().catch(() => undefined);
   if (!found) {
     await exec('groupadd', ['--force', USER]);
-    await exec('useradd', ['-g', USER, USER]).catch(() => undefined);
-    found = await ids();
+    // Another process may have made it meanwhile; if not, useradd's error says why.
+    const refused = await exec('useradd', ['-g', USER, USER]).then(() => undefined, (error: unknown) => error);
+    found = await ids().catch((error: unknown) => {
+      throw refused ?? error;
+    });
   }
   return { uid: Number(found[0].stdout), gid: Number(found[1].stdout) };
 }
@@ -123,12 +126,11 @@ function because<T>(why: string, step: Promise<T>): Promise<T> {
   });
 }
 
-/** The last line a failed command wrote, or the error's first line. */
+/** The last line a failed command wrote (PostgreSQL's tools and useradd name themselves), or the error's first line. */
 function reasonOf(error: unknown): string {
-  const { stderr, cmd, message } = error as { stderr?: string; cmd?: string; message?: string };
+  const { stderr, message } = error as { stderr?: string; message?: string };
   const said = stderr?.split('\n').map((line) => line.trim()).filter(Boolean).at(-1);
-  if (said) return cmd ? `${basename(cmd.split(' ')[0]!)}: ${said}` : said;
-  return String(message ?? error).split('\n')[0]!;
+  return (said ?? String(message ?? error).split('\n')[0]!).replace(/\.$/, '');
 }
 
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {

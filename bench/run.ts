@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitIfUnavailable } from '../dev/embedded-postgres.js';
 import { writeReport } from './report/write-report.js';
 import type { Scenario } from './scenario.js';
 import { catchUp } from './scenarios/catch-up.js';
@@ -39,24 +40,30 @@ const chosen = names.length === 0 || reportOnly ? (reportOnly ? [] : SCENARIOS) 
 await mkdir(RESULTS_DIR, { recursive: true });
 const machine = { cpus: cpus().length, cpu_model: cpus()[0]?.model, memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version };
 let failed = false;
-for (const scenario of chosen) {
-  const workDir = await mkdtemp(join(tmpdir(), `ferry-bench-${scenario.name}-`));
-  const started = new Date();
-  // The machine may be shared: its load beside the figures says how much.
-  const loadBefore = loadavg()[0]!;
-  try {
-    const result = await scenario.run({
-      workDir,
-      int: (name, fallback) => (process.env[name] ? Number.parseInt(process.env[name]!, 10) : fallback),
-      progress: (m) => process.stderr.write(`[${scenario.name} ${((Date.now() - started.getTime()) / 1000).toFixed(0)}s] ${m}\n`),
-    });
-    const seconds = Math.round((Date.now() - started.getTime()) / 1000);
-    const file = label ? `${scenario.name}@${label}.json` : `${scenario.name}.json`;
-    await writeFile(join(RESULTS_DIR, file), JSON.stringify({ scenario: scenario.name, label, description: scenario.description, started: started.toISOString(), seconds, machine, load: { before: loadBefore, after: loadavg()[0]! }, ...result }, null, 2));
-    if (result.verdicts.some((v) => !v.met)) failed = true;
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
+// The scenarios measure a PostgreSQL of their own (its CPU, memory, durable settings): no DATABASE_URL.
+const noPostgres = `The benchmarks measure a PostgreSQL of their own, so DATABASE_URL cannot stand in${process.getuid?.() === 0 ? ': run them as a user other than root (PostgreSQL then runs from the clone itself)' : ''}.`;
+try {
+  for (const scenario of chosen) {
+    const workDir = await mkdtemp(join(tmpdir(), `ferry-bench-${scenario.name}-`));
+    const started = new Date();
+    // The machine may be shared: its load beside the figures says how much.
+    const loadBefore = loadavg()[0]!;
+    try {
+      const result = await scenario.run({
+        workDir,
+        int: (name, fallback) => (process.env[name] ? Number.parseInt(process.env[name]!, 10) : fallback),
+        progress: (m) => process.stderr.write(`[${scenario.name} ${((Date.now() - started.getTime()) / 1000).toFixed(0)}s] ${m}\n`),
+      });
+      const seconds = Math.round((Date.now() - started.getTime()) / 1000);
+      const file = label ? `${scenario.name}@${label}.json` : `${scenario.name}.json`;
+      await writeFile(join(RESULTS_DIR, file), JSON.stringify({ scenario: scenario.name, label, description: scenario.description, started: started.toISOString(), seconds, machine, load: { before: loadBefore, after: loadavg()[0]! }, ...result }, null, 2));
+      if (result.verdicts.some((v) => !v.met)) failed = true;
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
   }
+} catch (error) {
+  exitIfUnavailable(error, noPostgres);
 }
 const report = await writeReport(RESULTS_DIR, SCENARIOS.map((s) => s.name));
 process.stderr.write(`report: ${report.html} (${report.results} scenarios, ${report.rendered.charts} charts rendered in Chromium; screenshot ${report.rendered.pageScreenshot})\n`);

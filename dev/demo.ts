@@ -1,6 +1,7 @@
-// npm run demo: the whole pipeline on one machine. An embedded PostgreSQL, the
-// receiver, a simulated workspace writing its runtime files, and the real
-// ferry-shipper process tailing them. Prints what arrives; Ctrl-C stops all.
+// npm run demo: the whole pipeline on one machine. An embedded PostgreSQL (or
+// the database DATABASE_URL names), the receiver, a simulated workspace writing
+// its runtime files, and the real ferry-shipper process tailing them. Prints
+// what arrives; Ctrl-C stops all.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +14,7 @@ import { loadConfig } from '../shared/env.js';
 import { createLogger } from '../shared/log.js';
 import { RECEIVER_SPEC } from '../receiver/config.js';
 import { startReceiver } from '../receiver/receiver.js';
-import { startPostgres } from './embedded-postgres.js';
+import { exitIfUnavailable, startPostgres } from './embedded-postgres.js';
 import { startS3 } from './embedded-s3.js';
 import { freePort } from './free-port.js';
 import { simulateWorkspace } from './workspace-simulator.js';
@@ -24,9 +25,10 @@ const WORKSPACE = 'demo-workspace';
 // the locked version runs here, and the demo's output stays readable.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-say('ferry demo: starting an embedded PostgreSQL ...');
-const postgres = await startPostgres();
-const databaseUrl = await postgres.createDatabase('ferry');
+const external = process.env.DATABASE_URL;
+say(external ? 'ferry demo: using the database DATABASE_URL names ...' : 'ferry demo: starting an embedded PostgreSQL ...');
+const postgres = external ? undefined : await startPostgres().catch((error) => exitIfUnavailable(error, 'Set DATABASE_URL to a database on an existing PostgreSQL to run the demo on it.'));
+const databaseUrl = external ?? await postgres!.createDatabase('ferry');
 say('ferry demo: starting an embedded S3-compatible store (s3rver) ...');
 const s3 = await startS3();
 const token = randomBytes(12).toString('hex');
@@ -55,7 +57,7 @@ const shipper = spawn(process.execPath, [fileURLToPath(new URL('../shipper/main.
 say(`
 receiver:   ${receiver.url}   (metrics: ${receiver.url}/metrics)
 shipper:    pid ${shipper.pid}, tailing ${runtimeDir}   (metrics: http://127.0.0.1:${metricsPort}/metrics)
-database:   ${databaseUrl}
+database:   ${external ? 'the one DATABASE_URL names' : databaseUrl}
 S3 store:   ${s3.endpoint}, bucket ${s3.bucket}
 token:      ${token}   (read token: ${readToken})
 
@@ -111,7 +113,7 @@ async function stop() {
   if (ref) say(`the recording landed at ${ref.storage_path} (${ref.last_sync_byte} bytes, read it with GET /recordings/${WORKSPACE})`);
   await db.end();
   await receiver.stop();
-  await postgres.destroy();
+  await postgres?.destroy();
   await s3.destroy();
   await rm(root, { recursive: true, force: true });
   process.exit(0);

@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ROOT_FOLDER } from '../dev/embedded-postgres.js';
 import { RECEIVER_SPEC } from '../receiver/config.js';
 import { REJECT_REASONS, REQUEST_ERRORS } from '../receiver/errors.js';
 import { tableAfter } from './helpers/markdown.js';
@@ -10,6 +11,10 @@ import { batchSettings, SHIPPER_SPEC } from '../shipper/config.js';
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
 describe('README', () => {
+  it('names the folder where, as root, the embedded PostgreSQL is placed', () => {
+    expect(README.slice(README.indexOf('## Troubleshooting'))).toContain(`\`${ROOT_FOLDER}/`);
+  });
+
   it('lists every request error with its status and meaning, and nothing else', () => {
     const rows = tableAfter(README, 'Whole-request problems get');
     expect(rows).toEqual(Object.entries(REQUEST_ERRORS).map(([code, e]) => [code, String(e.status), e.meaning]));

@@ -2,7 +2,7 @@
 // on it), unless DATABASE_URL points at one already.
 
 import type { TestProject } from 'vitest/node';
-import { startPostgres, type PostgresServer } from '../../dev/embedded-postgres.js';
+import { exitIfUnavailable, startPostgres, type PostgresServer } from '../../dev/embedded-postgres.js';
 
 let server: PostgresServer | undefined;
 
@@ -14,7 +14,7 @@ declare module 'vitest' {
 
 export async function setup(project: TestProject): Promise<void> {
   const external = process.env.DATABASE_URL;
-  if (!external) server = await startPostgres({ fast: true });
+  if (!external) server = await startPostgres({ fast: true }).catch((error) => exitIfUnavailable(error, 'Run the tests on an existing PostgreSQL instead: DATABASE_URL=postgres://... npm test'));
   project.provide('pgAdminUrl', external ?? server!.url());
 }
 

@@ -16,6 +16,7 @@ import { recordingReadRoutes } from './routes/recording-read.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { rejectRoutes } from './routes/rejects.js';
 import { streamRoutes } from './routes/stream.js';
+import type { KeyPair } from './tls.js';
 
 /** Seconds a client should wait before retrying after a 503. */
 const RETRY_AFTER_SECONDS = 2;
@@ -24,6 +25,8 @@ export interface ServerOptions {
   requestTimeoutMs: number;
   registry: Registry;
   s3: Parameters<typeof recordingReadRoutes>[2];
+  /** Serve HTTPS with this pair (receiver/tls.ts renews it through `server.setSecureContext`). */
+  https?: KeyPair;
 }
 
 function toRequestError(err: unknown): RequestError {
@@ -42,6 +45,7 @@ export function createServer(ctx: RouteContext, options: ServerOptions): Fastify
     logger: false,
     requestTimeout: options.requestTimeoutMs,
     return503OnClosing: true,
+    https: options.https ?? null,
   });
 
   app.removeAllContentTypeParsers();

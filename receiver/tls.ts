@@ -31,8 +31,8 @@ export interface CertificateInfo {
 /** The pair's files from the configuration: undefined for plain HTTP; one without the other is a configuration error. */
 export function tlsFiles(c: { tlsCertFile?: string; tlsKeyFile?: string }): TlsFiles | undefined {
   if (!c.tlsCertFile && !c.tlsKeyFile) return undefined;
-  if (!c.tlsKeyFile) throw new ConfigError('TLS_KEY_FILE', 'set when TLS_CERT_FILE is (the private key of its certificate)', undefined);
-  if (!c.tlsCertFile) throw new ConfigError('TLS_CERT_FILE', 'set when TLS_KEY_FILE is (the certificate of its key)', undefined);
+  if (!c.tlsKeyFile) throw new ConfigError('TLS_KEY_FILE', 'with TLS_CERT_FILE: the private key of its certificate', undefined);
+  if (!c.tlsCertFile) throw new ConfigError('TLS_CERT_FILE', 'with TLS_KEY_FILE: the certificate of that key', undefined);
   return { certFile: c.tlsCertFile, keyFile: c.tlsKeyFile };
 }
 
@@ -53,7 +53,7 @@ export function checkPair(files: TlsFiles, pair: KeyPair): CertificateInfo {
   } catch (err) {
     throw problem('TLS_KEY_FILE', files.keyFile, 'a PEM private key', err);
   }
-  if (!matches) throw problem('TLS_KEY_FILE', files.keyFile, `the private key of the certificate in ${files.certFile}`, new Error('another key'));
+  if (!matches) throw problem('TLS_KEY_FILE', files.keyFile, `the private key of the certificate in ${files.certFile}`, new Error('a key that does not match it'));
   try {
     createSecureContext(pair);
   } catch (err) {

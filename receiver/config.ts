@@ -4,7 +4,7 @@ export const RECEIVER_SPEC = {
   databaseUrl: str('DATABASE_URL', { help: 'PostgreSQL connection string (postgres://user:pass@host:5432/db)', secret: true }),
   host: str('HOST', { help: 'address to listen on', default: '0.0.0.0' }),
   port: int('PORT', 0, 65535, { help: 'port for ingest, /metrics, /healthz and /readyz', default: 8080 }),
-  tlsCertFile: optionalStr('TLS_CERT_FILE', { help: 'PEM certificate (chain) for HTTPS, with TLS_KEY_FILE; a renewed file is picked up without a restart', shown: 'unset (plain HTTP)' }),
+  tlsCertFile: optionalStr('TLS_CERT_FILE', { help: 'PEM certificate (chain) for HTTPS, with TLS_KEY_FILE (unset: plain HTTP); a renewed file is picked up without a restart', shown: 'unset' }),
   tlsKeyFile: optionalStr('TLS_KEY_FILE', { help: 'PEM private key of the certificate in TLS_CERT_FILE', shown: 'unset' }),
   tlsReloadIntervalMs: int('TLS_RELOAD_INTERVAL_MS', 100, 3_600_000, { help: 'how often TLS_CERT_FILE and TLS_KEY_FILE are read again to find a renewal', default: 10_000 }),
   ingestToken: optionalStr('INGEST_TOKEN', { help: 'shared bearer token for ingest', shown: 'unset', secret: true }),

@@ -5,6 +5,7 @@ import type { LineStream } from '../shared/wire.js';
 import type { RequestErrorCode } from './errors.js';
 import type { Loaded } from './ingest/load.js';
 import type { Limit } from './limits/admission.js';
+import type { CertificateInfo } from './tls.js';
 
 export interface ReceiverEvents {
   onLoaded(stream: LineStream, table: string, loaded: Loaded): void;
@@ -19,6 +20,10 @@ export interface ReceiverEvents {
   onLimited(route: string, limit: Limit): void;
   onMigrated(applied: number[]): void;
   onDatabaseWait(err: unknown, attempt: number): void;
+  /** The certificate served over HTTPS: at startup, and after each renewal picked up from the files. */
+  onCertificate(info: CertificateInfo, how: 'loaded' | 'renewed'): void;
+  /** The certificate files changed but cannot be served: the previous certificate stays. */
+  onCertificateRenewalFailed(err: unknown): void;
   /** The stream hub read `events` new events; each delay is from storing to fan-out. */
   onStreamDelivered(events: number, delaysSeconds: number[]): void;
   onStreamClients(count: number): void;

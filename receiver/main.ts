@@ -64,6 +64,7 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   const receiver = await starting.catch((err: NodeJS.ErrnoException) => {
+    if (err instanceof ConfigError) fail(err.message);
     const unusable = portError(err, 'PORT', c.port);
     if (unusable) fail(unusable.message);
     throw err;

@@ -30,6 +30,8 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const streamClients = new Gauge({ name: `${P}stream_clients`, help: 'Connected /stream clients', registers });
   const streamDropped = new Counter({ name: `${P}stream_clients_dropped_total`, help: '/stream clients cut off because they read too slowly', registers });
   const streamErrors = new Counter({ name: `${P}stream_errors_total`, help: 'Stream hub failures, by what failed (listen, notify, read, prune)', labelNames: ['what'], registers });
+  const certificateExpiry = new Gauge({ name: `${P}tls_certificate_expiry_timestamp_seconds`, help: 'When the certificate served over HTTPS expires (Unix time), by its serial number; absent without TLS', labelNames: ['serial'], registers });
+  const certificateRenewals = new Counter({ name: `${P}tls_certificate_renewals_total`, help: 'Changes of the certificate files, by outcome: renewed (now served) or failed (the previous certificate stays)', labelNames: ['outcome'], registers });
   const databaseUp = new Gauge({ name: `${P}database_up`, help: '1 when the last database operation succeeded, 0 when PostgreSQL was unreachable', registers });
   databaseUp.set(0);
 
@@ -81,6 +83,18 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
     onDatabaseWait(err, attempt) {
       databaseUp.set(0);
       log.warn({ err: err instanceof Error ? err.message : String(err), attempt }, 'PostgreSQL not reachable yet; retrying');
+    },
+    onCertificate(info, how) {
+      certificateExpiry.reset();
+      certificateExpiry.set({ serial: info.serial }, info.notAfter.getTime() / 1000);
+      if (how === 'renewed') certificateRenewals.inc({ outcome: 'renewed' });
+      const fields = { serial: info.serial, subject: info.subject, not_after: info.notAfter.toISOString() };
+      if (info.notAfter.getTime() <= Date.now()) log.error(fields, 'the TLS certificate has EXPIRED: clients refuse it until it is renewed');
+      else log.info(fields, how === 'loaded' ? 'serving HTTPS' : 'renewed TLS certificate picked up: new connections get it');
+    },
+    onCertificateRenewalFailed(err) {
+      certificateRenewals.inc({ outcome: 'failed' });
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'the TLS certificate files changed but cannot be served: keeping the previous certificate');
     },
     onStreamDelivered(events, delays) {
       streamEvents.inc(events);

@@ -1,6 +1,7 @@
 // Composes the receiver: pool, metrics, routes, migrations, the live stream.
 // The CLI (main.ts), the demo and the tests all start it through here.
 
+import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
@@ -18,6 +19,7 @@ import { createReceiverEvents } from './observe.js';
 import type { ReceiverState } from './routes/context.js';
 import { createServer } from './server.js';
 import { createStreamHub } from './stream/hub.js';
+import { loadPair, tlsFiles, watchPair } from './tls.js';
 
 const MIGRATE_RETRY_MS = { first: 250, max: 5_000 };
 
@@ -35,6 +37,9 @@ export interface RunningReceiver {
 }
 
 export async function startReceiver(config: ReceiverConfig, log: Logger): Promise<RunningReceiver> {
+  // Before anything starts: a missing or bad certificate is a configuration error (main.ts: exit 2).
+  const files = tlsFiles(config);
+  const tls = files && loadPair(files);
   const pool = createPool(config.databaseUrl, config.poolMax, log);
   const registry = createRegistry('ferry_receiver_');
   const budget = createMemoryBudget(config.ingestMemoryBytes);
@@ -49,13 +54,26 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
     clientBufferBytes: config.streamClientBufferBytes,
   }, events);
   const ingest = createIngestQueue(pool, { concurrency: config.ingestConcurrency, groupLines: config.maxRequestLines, onGroup: events.onIngestGroup });
-  const { app, routes } = createServer({ config, pool, auth, events, state, hub, ingest }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config, budget, rate, trustProxy: config.trustProxy });
+  const { app, routes } = createServer({ config, pool, auth, events, state, hub, ingest }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config, budget, rate, trustProxy: config.trustProxy, https: tls?.pair });
 
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${port}`;
   log.info({ url }, 'receiver listening');
+  let stopRenewals = () => {};
+  if (files && tls) {
+    events.onCertificate(tls.info, 'loaded');
+    const server = app.server as https.Server;
+    stopRenewals = watchPair(files, tls.pair, config.tlsReloadIntervalMs, {
+      // Connections already open keep their session; new ones get the new pair.
+      onRenewed: (pair, info) => {
+        server.setSecureContext(pair);
+        events.onCertificate(info, 'renewed');
+      },
+      onFailed: (err) => events.onCertificateRenewalFailed(err),
+    });
+  }
 
   // Listening before the database is there lets /healthz answer and /readyz say why not.
   const ready = (async () => {
@@ -78,6 +96,7 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
     url, pool, registry, state, routes, ready,
     async stop() {
       state.shuttingDown = true;
+      stopRenewals();
       // Stream clients would hold the server open: they are told to go (and reconnect elsewhere).
       await hub.stop();
       await app.close();

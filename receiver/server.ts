@@ -21,6 +21,7 @@ import { recordingRoutes } from './routes/recordings.js';
 import { rejectRoutes } from './routes/rejects.js';
 import { streamRoutes } from './routes/stream.js';
 import { SECURITY_HEADERS } from './security-headers.js';
+import type { KeyPair } from './tls.js';
 
 /** Seconds a client should wait before retrying after a 503 that names no wait of its own. */
 const RETRY_AFTER_SECONDS = 2;
@@ -33,6 +34,8 @@ export interface ServerOptions {
   rate: WorkspaceRate | undefined;
   /** fastify's trustProxy: whose X-Forwarded-* headers count (unset: nobody's). */
   trustProxy: string | undefined;
+  /** Serve HTTPS with this pair (receiver/tls.ts renews it through `server.setSecureContext`). */
+  https?: KeyPair;
 }
 
 function toRequestError(err: unknown): RequestError {
@@ -55,6 +58,7 @@ export function createServer(ctx: RouteContext, options: ServerOptions): { app: 
     exposeHeadRoutes: false,
     bodyLimit: ctx.config.maxBodyBytes,
     trustProxy: options.trustProxy ?? false,
+    https: options.https ?? null,
   });
 
   // First: who may call the matched route; then whether this replica takes it; then its body.

@@ -31,6 +31,7 @@ export const SHIPPER_SPEC = {
   workspaceId: { ...str('WORKSPACE_ID', { help: 'this workspace (the pod name: fieldRef metadata.name)' }), expected: '1-253 printable characters', parse: (raw: string) => (isValidId(raw) ? raw : undefined) } as Setting<string>,
   receiverUrl: url('DASHBOARD_SERVICE_URL', { help: 'base URL of ferry-receiver (the dashboard service)' }),
   ingestToken: secret('INGEST_TOKEN', { help: 'bearer token for the receiver (shared or per-workspace)' }),
+  tlsCaFile: optionalStr('TLS_CA_FILE', { help: 'PEM file of the CA(s) an https:// receiver\'s certificate chains to, trusted besides Node\'s store and NODE_EXTRA_CA_CERTS', shown: 'unset' }),
   recordingBucket: optionalStr('RECORDING_BUCKET', { help: 'S3 bucket for session.cast (unset: recording pipeline off)', shown: 'unset' }),
   recordingFile: str('RECORDING_FILE', { help: 'the asciinema recording inside RUNTIME_DIR', default: 'session.cast' }),
   recordingSyncIntervalMs: int('RECORDING_SYNC_INTERVAL_MS', 100, 30_000, { help: 'how often new complete lines of the recording are uploaded as a segment', default: 10_000 }),

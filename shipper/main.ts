@@ -78,8 +78,10 @@ const onSignal = (signal: string) => {
 process.on('SIGTERM', () => onSignal('SIGTERM'));
 process.on('SIGINT', () => onSignal('SIGINT'));
 const shipper = await starting.catch((err: NodeJS.ErrnoException) => {
+  if (err instanceof ConfigError) fail(err.message);
   const unusable = portError(err, 'METRICS_PORT', c.metricsPort);
   if (unusable) fail(unusable.message);
   throw err;
 });
 log.info({ metrics: `${shipper.metricsUrl}/metrics`, receiver: c.receiverUrl, workspace_id: c.workspaceId }, 'ferry-shipper running');
+if (c.tlsCaFile && new URL(c.receiverUrl).protocol === 'http:') log.warn({ receiver: c.receiverUrl }, 'TLS_CA_FILE is set but DASHBOARD_SERVICE_URL is http://: requests and the token travel unencrypted');

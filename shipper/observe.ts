@@ -19,8 +19,8 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   });
   const events = new Counter({ name: `${P}events_sent_total`, help: 'Lines delivered (2xx)', labelNames: ['pipeline'], registers });
   const bytes = new Counter({ name: `${P}bytes_sent_total`, help: 'Bytes of lines delivered (2xx)', labelNames: ['pipeline'], registers });
-  const requests = new Counter({ name: `${P}requests_total`, help: 'Requests to the receiver, by HTTP status (network_error when there was no answer)', labelNames: ['pipeline', 'status'], registers });
-  const retries = new Counter({ name: `${P}retries_total`, help: 'Failed attempts that will be retried: retryable (network, 408, 429, 5xx) or refused (other 4xx: a configuration fault)', labelNames: ['pipeline', 'kind'], registers });
+  const requests = new Counter({ name: `${P}requests_total`, help: 'Requests to the receiver, by HTTP status (network_error when there was no answer, untrusted when the receiver\'s certificate was refused)', labelNames: ['pipeline', 'status'], registers });
+  const retries = new Counter({ name: `${P}retries_total`, help: 'Failed attempts that will be retried: retryable (network, 408, 429, 5xx), refused (other 4xx) or untrusted (the receiver\'s TLS certificate failed verification); the last two are configuration faults', labelNames: ['pipeline', 'kind'], registers });
   const duration = new Histogram({ name: `${P}delivery_duration_seconds`, help: 'Time to deliver one batch, retries included', labelNames: ['pipeline'], buckets: DURATION_BUCKETS, registers });
   const receiverRejected = new Counter({ name: `${P}receiver_rejected_lines_total`, help: 'Lines the receiver stored as rejects (see ingest_rejects)', labelNames: ['pipeline'], registers });
   const duplicates = new Counter({ name: `${P}duplicate_lines_total`, help: 'Lines the receiver already had (resent after a restart or retry)', labelNames: ['pipeline'], registers });
@@ -71,9 +71,10 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     },
     onAttemptFailed(pipeline, f) {
       const d = f.delivery;
-      requests.inc({ pipeline, status: d.status === 'refused' ? String(d.statusCode) : String(d.statusCode ?? 'network_error') });
+      requests.inc({ pipeline, status: d.status === 'untrusted' ? 'untrusted' : String(d.statusCode ?? 'network_error') });
       retries.inc({ pipeline, kind: d.status });
-      if (d.status === 'refused') log.error({ pipeline, status: d.statusCode, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'receiver REFUSED the request: check DASHBOARD_SERVICE_URL, INGEST_TOKEN and batch limits; retrying slowly, nothing is dropped');
+      if (d.status === 'untrusted') log.error({ pipeline, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'the receiver\'s TLS certificate is NOT TRUSTED: check TLS_CA_FILE (the CA that signed it), the host name in DASHBOARD_SERVICE_URL and the certificate\'s dates; retrying slowly, nothing is dropped');
+      else if (d.status === 'refused') log.error({ pipeline, status: d.statusCode, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'receiver REFUSED the request: check DASHBOARD_SERVICE_URL, INGEST_TOKEN and batch limits; retrying slowly, nothing is dropped');
       else log.warn({ pipeline, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'delivery failed; retrying');
     },
     onLineTooLong(pipeline, offset, length) {

@@ -10,6 +10,7 @@ import { startOpsServer } from './ops-server.js';
 import { createHttpTransport } from './ship/http-transport.js';
 import { createLinePipeline, type LinePipeline } from './ship/line-pipeline.js';
 import { createRetryingTransport } from './ship/retrying-transport.js';
+import { trustedCAs } from './ship/trust.js';
 import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.js';
 import { createWatcher } from './tail/watcher.js';
 import { createRecordingPipeline, type RecordingPipeline } from './record/recording-pipeline.js';
@@ -23,6 +24,8 @@ export interface RunningShipper {
 }
 
 export async function startShipper(config: ShipperConfig, log: Logger): Promise<RunningShipper> {
+  // First: an unreadable CA file is a configuration error (main.ts: exit 2).
+  const ca = config.tlsCaFile ? trustedCAs(config.tlsCaFile) : undefined;
   const registry = createRegistry('ferry_shipper_');
   // The store is created below; the age gauge reads it through this holder.
   let checkpointAge = () => 0;
@@ -36,7 +39,7 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
   );
   checkpointAge = () => checkpoints.ageMs();
 
-  const http = createHttpTransport({ baseUrl: config.receiverUrl, token: config.ingestToken, timeoutMs: config.requestTimeoutMs, connections: config.pipelines.length });
+  const http = createHttpTransport({ baseUrl: config.receiverUrl, token: config.ingestToken, timeoutMs: config.requestTimeoutMs, connections: config.pipelines.length, ca });
   const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs });
   const watcher = createWatcher(config.runtimeDir, config.pollIntervalMs, (err) => events.onWatchError(err));
 

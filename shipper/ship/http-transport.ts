@@ -7,7 +7,7 @@
 
 import http from 'node:http';
 import https from 'node:https';
-import { isRetryableError, isRetryableStatus, retryAfterMs } from './is-retryable.js';
+import { isCertificateError, isRetryableError, isRetryableStatus, retryAfterMs } from './is-retryable.js';
 
 export interface Outgoing {
   /** POST unless said otherwise. */
@@ -25,7 +25,9 @@ export type Delivery =
   | { status: 'gap'; nextOffset: number }
   | { status: 'retryable'; reason: string; statusCode?: number; retryInMs?: number }
   /** A 4xx for the whole request: a configuration fault (token, limits, URL). */
-  | { status: 'refused'; statusCode: number; reason: string };
+  | { status: 'refused'; statusCode: number; reason: string }
+  /** The receiver's TLS certificate failed verification: a configuration fault too (TLS_CA_FILE, the URL's host name, an expired certificate). */
+  | { status: 'untrusted'; reason: string };
 
 export interface HttpTransport {
   send(out: Outgoing, signal?: AbortSignal): Promise<Delivery>;
@@ -39,6 +41,8 @@ export interface TransportOptions {
   timeoutMs: number;
   /** Concurrent connections: one per pipeline is enough (one request in flight each). */
   connections: number;
+  /** Certificate authorities an https:// receiver's certificate may chain to (ship/trust.ts); unset: the ones Node trusts. */
+  ca?: string[];
 }
 
 interface Answer {
@@ -69,7 +73,10 @@ function judge(a: Answer): Delivery {
 
 export function createHttpTransport(o: TransportOptions): HttpTransport {
   const client = new URL(o.baseUrl).protocol === 'https:' ? https : http;
-  const agent = new client.Agent({ keepAlive: true, maxSockets: o.connections });
+  // Verification is not optional: NODE_TLS_REJECT_UNAUTHORIZED=0 does not turn it off here.
+  const agent = client === https
+    ? new https.Agent({ keepAlive: true, maxSockets: o.connections, ca: o.ca, rejectUnauthorized: true })
+    : new http.Agent({ keepAlive: true, maxSockets: o.connections });
 
   /** One exchange; rejects with what failed, marked `answered` once the status line had arrived. */
   function exchange(out: Outgoing, signal: AbortSignal | undefined): Promise<Answer> {
@@ -102,6 +109,7 @@ export function createHttpTransport(o: TransportOptions): HttpTransport {
       } catch (err) {
         if (signal?.aborted) return { status: 'retryable', reason: 'aborted' };
         const reason = `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`;
+        if (isCertificateError(err)) return { status: 'untrusted', reason };
         if ((err as { answered?: boolean }).answered) return { status: 'retryable', reason: `reading the answer: ${reason}` };
         // Anything that failed before an answer is worth another try; the receiver dedups.
         return { status: 'retryable', reason: isRetryableError(err) ? reason : `unexpected ${reason}` };

@@ -1,6 +1,7 @@
 // Retry is a wrapper around the transport: exponential backoff with jitter
-// (ship/backoff.ts); Retry-After beats the computed wait; a refused request
-// (4xx: a configuration fault) is retried slowly, never dropped.
+// (ship/backoff.ts); Retry-After beats the computed wait; a configuration
+// fault (a 4xx, or the receiver's certificate refused) is retried slowly,
+// never dropped.
 
 import { retryWithBackoff, sleep } from './backoff.js';
 import type { Delivery, HttpTransport, Outgoing } from './http-transport.js';
@@ -9,10 +10,11 @@ import type { Delivery, HttpTransport, Outgoing } from './http-transport.js';
 export const RETRY_AFTER_CAP_MS = 5 * 60_000;
 
 export type Final = Extract<Delivery, { status: 'delivered' | 'gap' }> | { status: 'aborted' };
+type Failure = Exclude<Delivery, { status: 'delivered' | 'gap' }>;
 
 export interface FailedAttempt {
   attempt: number;
-  delivery: Extract<Delivery, { status: 'retryable' | 'refused' }>;
+  delivery: Failure;
   /** How long until the next attempt, when known up front (Retry-After, refused). */
   waitMs?: number;
 }
@@ -23,7 +25,7 @@ export interface RetryPolicy {
 }
 
 class Failed extends Error {
-  constructor(readonly delivery: Extract<Delivery, { status: 'retryable' | 'refused' }>) {
+  constructor(readonly delivery: Failure) {
     super(delivery.reason);
   }
 }
@@ -37,7 +39,7 @@ export function createRetryingTransport(transport: HttpTransport, policy: RetryP
     async deliver(out, signal, onFailed) {
       const result = await retryWithBackoff(async () => {
         const d = await transport.send(out, signal);
-        if (d.status === 'retryable' || d.status === 'refused') throw new Failed(d);
+        if (d.status !== 'delivered' && d.status !== 'gap') throw new Failed(d);
         return d;
       }, {
         signal,
@@ -47,7 +49,7 @@ export function createRetryingTransport(transport: HttpTransport, policy: RetryP
         onFailedAttempt: async ({ error, attemptNumber }) => {
           if (!(error instanceof Failed)) throw error;
           const d = error.delivery;
-          const waitMs = d.status === 'refused' ? policy.refusedDelayMs : d.retryInMs === undefined ? undefined : Math.min(d.retryInMs, RETRY_AFTER_CAP_MS);
+          const waitMs = d.status !== 'retryable' ? policy.refusedDelayMs : d.retryInMs === undefined ? undefined : Math.min(d.retryInMs, RETRY_AFTER_CAP_MS);
           onFailed({ attempt: attemptNumber, delivery: d, waitMs });
           if (waitMs !== undefined) await sleep(waitMs, signal);
         },

@@ -80,10 +80,11 @@ describe('the PrometheusRule', () => {
     alerts = rule.spec.groups.flatMap((g: { rules: unknown[] }) => g.rules);
   });
 
-  it('alerts on lag, retries, refusals, rejects, 5xx, the database and the recording', () => {
+  it('alerts on lag, retries, refusals, rejects, 5xx, the database, the recording and the certificate', () => {
     expect(alerts.map((a) => a.alert)).toEqual(expect.arrayContaining([
       'FerryShipperLagGrowing', 'FerryShipperRetriesSustained', 'FerryShipperRequestsRefused', 'FerryRejectsAppearing',
       'FerryReceiver5xx', 'FerryDatabaseUnavailable', 'FerryRecordingNotSynced',
+      'FerryShipperCertificateUntrusted', 'FerryReceiverCertificateRenewalFailed', 'FerryReceiverCertificateExpiring',
     ]));
   });
 

@@ -11,7 +11,7 @@ const ALL = kustomizations();
 it('finds the bases and overlays', () => {
   expect(ALL).toEqual(expect.arrayContaining([
     'workspace/native', 'workspace/classic', 'receiver', 'postgres', 'minio', 'monitoring',
-    'overlays/self-contained', 'overlays/managed', 'overlays/pgbouncer',
+    'overlays/self-contained', 'overlays/managed', 'overlays/pgbouncer', 'overlays/tls',
   ]));
 });
 

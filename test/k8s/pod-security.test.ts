@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { allContainers, podSpec, type Container } from './lib/pod.js';
-import { render, type K8sObject } from './lib/render.js';
+import { overlays, render, type K8sObject } from './lib/render.js';
 
 const WORKLOADS = ['Pod', 'Deployment', 'StatefulSet', 'Job'];
 
@@ -34,7 +34,7 @@ function podViolations(o: K8sObject, only?: string): string[] {
   return found.map((v) => `${o.kind} ${o.metadata.name}: ${v}`);
 }
 
-describe.each(['overlays/self-contained', 'overlays/managed', 'overlays/pgbouncer'])('%s', (overlay) => {
+describe.each(overlays())('%s', (overlay) => {
   it('installs only pods that pass the restricted Pod Security Standard', async () => {
     const workloads = (await render(overlay)).filter((o) => WORKLOADS.includes(o.kind));
     expect(workloads.length).toBeGreaterThan(0);

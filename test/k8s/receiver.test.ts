@@ -8,7 +8,7 @@ import { loadConfig } from '../../shared/env.js';
 import { RECEIVER_SPEC, type ReceiverConfig } from '../../receiver/config.js';
 import { loadShipperConfig } from '../../shipper/config.js';
 import { container, containerEnv, podSpec, type Container } from './lib/pod.js';
-import { only, render, type K8sObject } from './lib/render.js';
+import { only, overlays, render, type K8sObject } from './lib/render.js';
 
 /** Read by node-postgres (the password stays out of DATABASE_URL) and by the AWS SDK. */
 const READ_BY_LIBRARIES = ['PGPASSWORD', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
@@ -23,7 +23,7 @@ function configMaps(objects: K8sObject[]): Record<string, Record<string, string>
   return Object.fromEntries(objects.filter((o) => o.kind === 'ConfigMap').map((o) => [o.metadata.name, o.data ?? {}]));
 }
 
-describe.each(['overlays/self-contained', 'overlays/managed', 'overlays/pgbouncer'])('%s', (overlay) => {
+describe.each(overlays())('%s', (overlay) => {
   let objects: K8sObject[];
   let deployment: K8sObject;
   let pod: Record<string, any>;
@@ -78,14 +78,25 @@ describe.each(['overlays/self-contained', 'overlays/managed', 'overlays/pgbounce
     expect(setting('max_db_connections') * bouncers).toBeLessThanOrEqual(SERVER_CONNECTIONS);
   });
 
-  it('serves the Service\'s port and is probed on /healthz and /readyz', () => {
-    const port = receiver.ports.find((p: { name: string }) => p.name === 'http');
+  it('serves the Service\'s port and is probed on /healthz and /readyz, over HTTPS when it has a certificate', () => {
+    const [name, scheme] = config.tlsCertFile ? ['https', { scheme: 'HTTPS' }] : ['http', {}];
+    const port = receiver.ports.find((p: { name: string }) => p.name === name);
     expect(port.containerPort).toBe(config.port);
     const service = only(objects, 'Service', 'ferry-receiver');
     expect(matches({ matchLabels: service.spec.selector }, deployment.spec.template.metadata.labels)).toBe(true);
-    expect(service.spec.ports.map((p: { targetPort: string }) => p.targetPort)).toEqual(['http']);
-    expect(receiver.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
-    expect(receiver.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(service.spec.ports.map((p: { name: string; targetPort: string }) => [p.name, p.targetPort])).toEqual([[name, name]]);
+    expect(receiver.livenessProbe.httpGet).toEqual({ path: '/healthz', port: name, ...scheme });
+    expect(receiver.readinessProbe.httpGet).toEqual({ path: '/readyz', port: name, ...scheme });
+  });
+
+  it('lets its clients in and Prometheus scrape on the port it serves, with the scheme it serves', () => {
+    const served = receiver.ports.map((p: { name: string }) => p.name);
+    const policy = only(objects, 'NetworkPolicy', 'ferry-receiver');
+    const admitted = policy.spec.ingress.flatMap((rule: { ports: Array<{ port: string }> }) => rule.ports.map((p) => p.port));
+    expect(admitted.filter((p: string) => !served.includes(p))).toEqual([]);
+    const [endpoint] = only(objects, 'ServiceMonitor', 'ferry-receiver').spec.endpoints;
+    expect(only(objects, 'Service', 'ferry-receiver').spec.ports.map((p: { name: string }) => p.name)).toContain(endpoint.port);
+    expect(endpoint.scheme ?? 'http').toBe(config.tlsCertFile ? 'https' : 'http');
   });
 
   it('finishes in-flight requests within the grace period', () => {

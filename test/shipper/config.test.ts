@@ -10,7 +10,7 @@ describe('ferry-shipper configuration', () => {
   it('--help lists the variables with their defaults, per-pipeline batch limits included', async () => {
     const out = await run(SHIPPER_BIN, ['--help'], {});
     expect(out.code).toBe(0);
-    for (const v of ['WORKSPACE_ID', 'DASHBOARD_SERVICE_URL', 'RECORDING_BUCKET', 'RUNTIME_DIR', 'STATE_DIR', 'INGEST_TOKEN', 'METRICS_PORT', 'COMMANDS_BATCH_MAX_EVENTS', 'LLM_BATCH_MAX_BYTES', 'DRAIN_TIMEOUT_MS']) {
+    for (const v of ['WORKSPACE_ID', 'DASHBOARD_SERVICE_URL', 'TLS_CA_FILE', 'RECORDING_BUCKET', 'RUNTIME_DIR', 'STATE_DIR', 'INGEST_TOKEN', 'METRICS_PORT', 'COMMANDS_BATCH_MAX_EVENTS', 'LLM_BATCH_MAX_BYTES', 'DRAIN_TIMEOUT_MS']) {
       expect(out.stdout).toContain(v);
     }
     expect(out.stdout).toContain('default: /workshop/runtime');
@@ -30,6 +30,8 @@ describe('ferry-shipper configuration', () => {
     [{ DELIVERY_FORMAT: 'xml' }, 'DELIVERY_FORMAT must be one of native, vector'],
     [{ GZIP: 'maybe' }, 'GZIP must be true or false'],
     [{ STATE_DIR: '/etc/hostname/ferry' }, 'STATE_DIR must be a folder the shipper can write'],
+    [{ TLS_CA_FILE: '/nonexistent/ca.crt' }, 'TLS_CA_FILE must be a readable PEM file of CA certificates, got "/nonexistent/ca.crt (ENOENT)"'],
+    [{ TLS_CA_FILE: '/etc/hostname' }, 'TLS_CA_FILE must be a PEM file of CA certificates, got "/etc/hostname (no certificate in it)"'],
   ])('%j: one line naming the variable, exit 2', async (change, message) => {
     const out = await run(SHIPPER_BIN, [], { ...GOOD, ...change });
     expect(out.code).toBe(2);

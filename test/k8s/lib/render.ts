@@ -33,6 +33,11 @@ export function kustomizations(dir = K8S_DIR): string[] {
   return found.sort();
 }
 
+/** The overlays, which install ferry: each one gets the checks of a whole install. */
+export function overlays(): string[] {
+  return kustomizations().filter((k) => k.startsWith('overlays/'));
+}
+
 export async function render(kustomization: string): Promise<K8sObject[]> {
   const { stdout } = await exec('kubectl', ['kustomize', join(K8S_DIR, kustomization)], { maxBuffer: 64 * 1024 * 1024 }).catch((err: NodeJS.ErrnoException & { stderr?: string }) => {
     if (err.code === 'ENOENT') throw new Error('kubectl is not on PATH: the Kubernetes tests render k8s/ with `kubectl kustomize` (kustomize v5)');

@@ -2,7 +2,7 @@
 //
 // 1. kubernetes-models (generated from the OpenAPI schemas of a current
 //    Kubernetes, 1.34 here; @kubernetes-models/prometheus-operator for the
-//    monitoring CRDs) checks types, enums and required fields with its JSON
+//    monitoring CRDs, @kubernetes-models/cert-manager for the Certificate) checks types, enums and required fields with its JSON
 //    schema validators. Like kubeconform without -strict, those schemas allow
 //    unknown fields, so a misspelt `readonly:` would pass.
 // 2. So the same objects are also compiled as TypeScript object literals typed
@@ -18,11 +18,14 @@ interface Model {
   new (data: unknown): { validate(): void };
 }
 
-/** Where an apiVersion's models live: core and built-in groups, or the Prometheus Operator CRDs. */
+/** Where an apiVersion's models live: core and built-in groups, or the CRDs' own packages. */
+const CRD_MODELS: Record<string, string> = {
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+  'cert-manager.io': '@kubernetes-models/cert-manager',
+};
+
 function modelModule(apiVersion: string): string {
-  return apiVersion.startsWith('monitoring.coreos.com/')
-    ? `@kubernetes-models/prometheus-operator/${apiVersion}`
-    : `kubernetes-models/${apiVersion}`;
+  return `${CRD_MODELS[apiVersion.split('/')[0]!] ?? 'kubernetes-models'}/${apiVersion}`;
 }
 
 /** Pass 1: the JSON schema of the object's apiVersion and kind. Returns the problems found. */

@@ -10,7 +10,7 @@ const ALL = kustomizations();
 
 it('finds the bases and overlays', () => {
   expect(ALL).toEqual(expect.arrayContaining([
-    'workspace/native', 'workspace/classic', 'receiver', 'postgres', 'minio', 'monitoring',
+    'workspace/classic', 'workspace/native', 'receiver', 'postgres', 'minio', 'monitoring',
     'overlays/self-contained', 'overlays/managed', 'overlays/pgbouncer',
   ]));
 });

@@ -47,7 +47,7 @@ describe.each(['overlays/self-contained', 'overlays/managed', 'overlays/pgbounce
   });
 
   it('accepts the largest batch the workspace pod\'s shipper sends', async () => {
-    const shipper = container(only(await render('workspace/native'), 'Pod').spec, 'ferry-shipper');
+    const shipper = container(only(await render('workspace/classic'), 'Pod').spec, 'ferry-shipper');
     const batches = loadShipperConfig((s) => loadConfig(s, containerEnv(shipper))).batches;
     for (const [pipeline, limits] of Object.entries(batches)) expect(limits.maxBytes, pipeline).toBeLessThanOrEqual(config.maxBodyBytes);
   });
@@ -109,7 +109,7 @@ describe('the receiver\'s NetworkPolicy', () => {
 
   beforeAll(async () => {
     policy = only(await render('receiver'), 'NetworkPolicy');
-    workspaceLabels = only(await render('workspace/native'), 'Pod').metadata.labels!;
+    workspaceLabels = only(await render('workspace/classic'), 'Pod').metadata.labels!;
   });
 
   const admitted = (labels: Record<string, string>, namespaceLabels: Record<string, string>) =>

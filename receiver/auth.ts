@@ -48,17 +48,25 @@ export function bearer(authorization: string | undefined): string | undefined {
 /** The cookie the live page keeps the read token in (its EventSource cannot send headers). */
 export const READ_TOKEN_COOKIE = 'ferry_read_token';
 
+/** A cookie's value; one that is not valid percent-encoding is no value at all. */
 function cookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
 }
 
-/** Dashboards send the read token as a bearer token, as the page's cookie, or as ?token= where neither can be set. */
+/** Dashboards send the read token as a bearer token, as the page's cookie, or as ?token= where neither can be set (an EventSource elsewhere). */
 export function readTokenOf(req: { headers: { authorization?: string; cookie?: string }; query: unknown }): string | undefined {
-  return bearer(req.headers.authorization) ?? cookie(req.headers.cookie, READ_TOKEN_COOKIE) ?? (req.query as Record<string, string | undefined> | undefined)?.token;
+  const query = (req.query as Record<string, unknown> | undefined)?.token;
+  return bearer(req.headers.authorization) ?? cookie(req.headers.cookie, READ_TOKEN_COOKIE) ?? (typeof query === 'string' ? query : undefined);
 }
 
 export function createAuth(config: AuthConfig): Auth {

@@ -1,32 +1,46 @@
 // Reads a request body into memory under a limit that applies after gzip
-// decoding, so a gzip bomb costs at most MAX_BODY_BYTES, and under a deadline:
-// a body that keeps trickling in is cut off at REQUEST_TIMEOUT_MS (Node's own
-// request timeout only catches a connection that goes silent, and late).
+// decoding, so a gzip bomb costs at most the limit; against the request's
+// memory lease, which grows as decoded bytes arrive and, when the replica's
+// budget cannot give more, ends the read (503); and under a deadline: a body
+// that keeps trickling in is cut off at REQUEST_TIMEOUT_MS (Node's own request
+// timeout only catches a connection that goes silent, and late).
 
 import type { IncomingMessage } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import { RequestError } from './errors.js';
+import type { Lease } from './limits/memory-budget.js';
 
-export async function readBody(request: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+export interface BodyLimits {
+  limit: number;
+  timeoutMs: number;
+  /** The bytes this body may hold; undefined: only `limit` bounds it. */
+  lease?: Lease;
+  /** The answer when the lease cannot grow. */
+  overloaded(): RequestError;
+}
+
+export async function readBody(request: IncomingMessage, o: BodyLimits): Promise<Buffer> {
   const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (!['identity', 'gzip', 'x-gzip'].includes(encoding)) {
     throw new RequestError('unsupported_media_type', `Content-Encoding ${JSON.stringify(encoding)} is not supported (use gzip or none)`);
   }
   const declared = Number(request.headers['content-length']);
-  const tooLarge = () => new RequestError('body_too_large', `the body is over ${limit} bytes${encoding === 'identity' ? '' : ' once decoded'}`);
-  if (encoding === 'identity' && declared > limit) throw tooLarge();
+  const tooLarge = () => new RequestError('body_too_large', `the body is over ${o.limit} bytes${encoding === 'identity' ? '' : ' once decoded'}`);
+  if (encoding === 'identity' && declared > o.limit) throw tooLarge();
 
   const source = encoding === 'identity' ? request : request.pipe(createGunzip());
   const chunks: Buffer[] = [];
   let size = 0;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RequestError('request_timeout', `the body did not arrive within REQUEST_TIMEOUT_MS (${timeoutMs} ms)`)), timeoutMs);
+    timer = setTimeout(() => reject(new RequestError('request_timeout', `the body did not arrive within REQUEST_TIMEOUT_MS (${o.timeoutMs} ms)`)), o.timeoutMs);
   });
   const read = (async () => {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > limit) throw tooLarge();
+      if (size > o.limit) throw tooLarge();
+      // Grown in steps of at least a quarter, so a long body asks the budget a few times, not per chunk.
+      if (o.lease && size > o.lease.bytes && !o.lease.growTo(Math.min(o.limit, Math.max(size, Math.ceil(o.lease.bytes * 1.25))))) throw o.overloaded();
       chunks.push(chunk);
     }
   })();

@@ -1,16 +1,34 @@
-import { bool, bytes, int, logLevel, optionalStr, optionalUrl, str, type ConfigOf } from '../shared/env.js';
+import { isIP } from 'node:net';
+import { bool, bytes, ConfigError, int, logLevel, notPlaceholder, optionalSecret, optionalStr, optionalUrl, str, type ConfigOf, type Setting } from '../shared/env.js';
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 export const RECEIVER_SPEC = {
   databaseUrl: str('DATABASE_URL', { help: 'PostgreSQL connection string (postgres://user:pass@host:5432/db)', secret: true }),
   host: str('HOST', { help: 'address to listen on', default: '0.0.0.0' }),
   port: int('PORT', 0, 65535, { help: 'port for ingest, /metrics, /healthz and /readyz', default: 8080 }),
-  ingestToken: optionalStr('INGEST_TOKEN', { help: 'shared bearer token for ingest', shown: 'unset', secret: true }),
-  ingestTokenSecret: optionalStr('INGEST_TOKEN_SECRET', { help: 'secret for per-workspace ingest tokens (see `ferry-receiver mint-token`)', shown: 'unset', secret: true }),
-  readToken: optionalStr('READ_TOKEN', { help: 'bearer token for dashboard reads (unset: reads disabled)', shown: 'unset', secret: true }),
+  ingestToken: optionalSecret('INGEST_TOKEN', { help: 'shared bearer token for ingest', shown: 'unset' }),
+  ingestTokenSecret: optionalSecret('INGEST_TOKEN_SECRET', { help: 'secret for per-workspace ingest tokens (see `ferry-receiver mint-token`)', shown: 'unset' }),
+  readToken: optionalSecret('READ_TOKEN', { help: 'bearer token for dashboard reads (unset: reads disabled)', shown: 'unset' }),
+  pgPasswordSet: notPlaceholder('PGPASSWORD', 'PostgreSQL password, when not in DATABASE_URL (read by node-postgres)'),
+  awsSecretSet: notPlaceholder('AWS_SECRET_ACCESS_KEY', 'S3 secret key for recording reads (read by the AWS SDK; unset: its other credential sources)'),
   maxBodyBytes: bytes('MAX_BODY_BYTES', 1024, 1024 ** 3, { help: 'largest request body, after gzip decoding', default: 16 * 1024 ** 2, shown: '16MiB' }),
   maxLineBytes: bytes('MAX_LINE_BYTES', 256, 256 * 1024 ** 2, { help: 'longest line accepted; longer lines become rejects', default: 4 * 1024 ** 2, shown: '4MiB' }),
   maxRequestLines: int('MAX_REQUEST_LINES', 1, 10_000_000, { help: 'most lines (or Vector events) in one request; each costs memory and a row, so more is answered 413', default: 250_000 }),
   rejectRawBytes: bytes('REJECT_RAW_BYTES', 0, 1024 ** 2, { help: 'how many bytes of a rejected line are kept in ingest_rejects.raw', default: 4096, shown: '4KiB' }),
+  ingestMemoryBytes: bytes('INGEST_MEMORY_BYTES', 1024 ** 2, 64 * 1024 ** 3, { help: 'request body bytes this replica holds at once (read, parsed, queued, loading); past it, 503 before the body is read. Size it from the memory limit: see the README', default: 64 * 1024 ** 2, shown: '64MiB' }),
+  workspaceRateBytes: bytes('WORKSPACE_RATE_BYTES', 0, 1024 ** 3, { help: 'body bytes per second one workspace may send to this replica; past it, 429 with Retry-After (0: no limit)', default: 2 * 1024 ** 2, shown: '2MiB' }),
+  workspaceBurstBytes: bytes('WORKSPACE_BURST_BYTES', 1024, 64 * 1024 ** 3, { help: 'bytes a workspace may send at once above its rate (at least MAX_BODY_BYTES)', default: 32 * 1024 ** 2, shown: '32MiB' }),
+  trustProxy: {
+    ...optionalStr('TRUST_PROXY', { help: 'addresses or CIDRs (comma-separated) of proxies whose X-Forwarded-Proto and -For count, e.g. an ingress that ends TLS', shown: 'unset: none' }),
+    expected: 'IP addresses or CIDRs, comma-separated',
+    parse: (raw: string) => (raw.split(',').every((e) => isAddressOrCidr(e.trim())) ? raw : undefined),
+  } as Setting<string | undefined>,
   poolMax: int('PG_POOL_MAX', 1, 1000, { help: 'PostgreSQL connections per receiver process', default: 10 }),
   ingestConcurrency: int('INGEST_CONCURRENCY', 1, 1000, { help: 'ingest transactions a receiver runs at once; requests arriving meanwhile wait and share the next one (below PG_POOL_MAX)', default: 2 }),
   requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 1000, 3_600_000, { help: 'time a client has to send a whole request', default: 30_000 }),
@@ -27,3 +45,11 @@ export const RECEIVER_SPEC = {
 };
 
 export type ReceiverConfig = ConfigOf<typeof RECEIVER_SPEC>;
+
+/** What one setting cannot say alone: limits that must fit one another, and ingest that is never open. */
+export function checkReceiverConfig(c: ReceiverConfig): ReceiverConfig {
+  if (!c.ingestToken && !c.ingestTokenSecret) throw new ConfigError('INGEST_TOKEN', 'set (or INGEST_TOKEN_SECRET set): ingest is never open', undefined);
+  if (c.ingestMemoryBytes < c.maxBodyBytes) throw new ConfigError('INGEST_MEMORY_BYTES', `at least MAX_BODY_BYTES (${c.maxBodyBytes}), or the largest body never fits`, String(c.ingestMemoryBytes));
+  if (c.workspaceRateBytes > 0 && c.workspaceBurstBytes < c.maxBodyBytes) throw new ConfigError('WORKSPACE_BURST_BYTES', `at least MAX_BODY_BYTES (${c.maxBodyBytes}), or the largest body is never admitted`, String(c.workspaceBurstBytes));
+  return c;
+}

@@ -8,16 +8,18 @@ export const REQUEST_ERRORS = {
   bad_body: { status: 400, meaning: 'the body cannot be read: bad gzip, not a JSON array in Vector mode, not a JSON object where one is expected' },
   bad_query: { status: 400, meaning: 'a query parameter is missing or invalid' },
   unauthorized: { status: 401, meaning: 'no bearer token, or a token that is not valid here' },
-  forbidden: { status: 403, meaning: 'a per-workspace token used for another workspace' },
+  forbidden: { status: 403, meaning: 'a per-workspace token used for another workspace (a header, a Vector event\'s workspace_id, a recording path)' },
   not_found: { status: 404, meaning: 'no such route, or nothing stored for what was asked (a workspace, a recording)' },
   request_timeout: { status: 408, meaning: 'the body did not arrive within REQUEST_TIMEOUT_MS; the connection is closed' },
   offset_gap: { status: 409, meaning: 'the request starts beyond the committed offset; resume from next_offset' },
   body_too_large: { status: 413, meaning: 'the body (after gzip decoding) is over MAX_BODY_BYTES' },
   too_many_lines: { status: 413, meaning: 'the body holds more lines (or Vector events) than MAX_REQUEST_LINES' },
   unsupported_media_type: { status: 415, meaning: 'Content-Type or Content-Encoding is not one the route accepts' },
+  rate_limited: { status: 429, meaning: 'the workspace wrote more than WORKSPACE_RATE_BYTES per second (burst WORKSPACE_BURST_BYTES) on this replica; retry after Retry-After seconds' },
   internal: { status: 500, meaning: 'a bug; the request changed nothing' },
   database_unavailable: { status: 503, meaning: 'PostgreSQL cannot be reached; retry after Retry-After seconds' },
   not_ready: { status: 503, meaning: 'migrations have not finished, or the receiver is shutting down' },
+  overloaded: { status: 503, meaning: 'the request bodies held by this replica reached INGEST_MEMORY_BYTES, or INGEST_QUEUE_MAX requests wait for the database; retry after Retry-After seconds' },
 } as const;
 
 export type RequestErrorCode = keyof typeof REQUEST_ERRORS;
@@ -25,7 +27,8 @@ export type RequestErrorCode = keyof typeof REQUEST_ERRORS;
 /** A whole-request failure; routes throw it and the server's error handler answers it. */
 export class RequestError extends Error {
   readonly status: number;
-  constructor(readonly code: RequestErrorCode, message: string, readonly extra: Record<string, unknown> = {}) {
+  /** `extra` joins the JSON answer; `retryAfterSeconds` becomes Retry-After (503s get a default). */
+  constructor(readonly code: RequestErrorCode, message: string, readonly extra: Record<string, unknown> = {}, readonly retryAfterSeconds?: number) {
     super(message);
     this.name = 'RequestError';
     this.status = REQUEST_ERRORS[code].status;

@@ -4,6 +4,7 @@
 import type { LineStream } from '../shared/wire.js';
 import type { RequestErrorCode } from './errors.js';
 import type { Loaded } from './ingest/load.js';
+import type { Limit } from './limits/admission.js';
 
 export interface ReceiverEvents {
   onLoaded(stream: LineStream, table: string, loaded: Loaded): void;
@@ -14,6 +15,8 @@ export interface ReceiverEvents {
   onRecordingRef(workspaceId: string, changed: boolean): void;
   onRequest(route: string, method: string, status: number, seconds: number): void;
   onRequestFailed(code: RequestErrorCode, status: number, err: unknown): void;
+  /** A request was answered before its body was read, because of `limit`. */
+  onLimited(route: string, limit: Limit): void;
   onMigrated(applied: number[]): void;
   onDatabaseWait(err: unknown, attempt: number): void;
   /** The stream hub read `events` new events; each delay is from storing to fan-out. */

@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, helpText, loadConfig, portError } from '../shared/env.js';
 import { createLogger } from '../shared/log.js';
+import { isValidId } from '../shared/wire.js';
 import { mintWorkspaceToken } from './auth.js';
-import { RECEIVER_SPEC, type ReceiverConfig } from './config.js';
+import { checkReceiverConfig, RECEIVER_SPEC, type ReceiverConfig } from './config.js';
 import { startReceiver } from './receiver.js';
 
 const USAGE = `Usage: ferry-receiver [command]
@@ -26,15 +27,18 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function config(): ReceiverConfig {
+/** Loads settings; a bad one ends the program with its one-line message. */
+function configured<T>(load: () => T): T {
   try {
-    const c = loadConfig(RECEIVER_SPEC);
-    if (!c.ingestToken && !c.ingestTokenSecret) throw new ConfigError('INGEST_TOKEN', 'set (or INGEST_TOKEN_SECRET set): ingest is never open', undefined);
-    return c;
+    return load();
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+}
+
+function config(): ReceiverConfig {
+  return configured(() => checkReceiverConfig(loadConfig(RECEIVER_SPEC)));
 }
 
 async function serve(): Promise<void> {
@@ -84,8 +88,8 @@ async function migrateOnly(): Promise<void> {
 }
 
 function mintToken(workspaceId: string | undefined): void {
-  if (!workspaceId) fail('mint-token needs a workspace id: ferry-receiver mint-token <workspace-id>');
-  const secret = process.env.INGEST_TOKEN_SECRET;
+  if (!workspaceId || !isValidId(workspaceId)) fail('mint-token needs a workspace id (1-253 printable characters): ferry-receiver mint-token <workspace-id>');
+  const { secret } = configured(() => loadConfig({ secret: RECEIVER_SPEC.ingestTokenSecret }));
   if (!secret) fail(new ConfigError('INGEST_TOKEN_SECRET', 'the secret the receiver verifies workspace tokens with', undefined).message);
   process.stdout.write(`${mintWorkspaceToken(secret, workspaceId)}\n`);
 }

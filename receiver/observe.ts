@@ -5,10 +5,11 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../shared/log.js';
 import { DURATION_BUCKETS } from '../shared/metrics.js';
 import type { ReceiverEvents } from './events.js';
+import type { MemoryBudget } from './limits/memory-budget.js';
 
 const P = 'ferry_receiver_';
 
-export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.Pool): ReceiverEvents {
+export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.Pool, budget: MemoryBudget): ReceiverEvents {
   const registers = [registry];
   const rows = new Counter({ name: `${P}rows_total`, help: 'Rows written, by table', labelNames: ['table'], registers });
   const rejects = new Counter({ name: `${P}rejects_total`, help: 'Lines stored in ingest_rejects, by stream and reason', labelNames: ['stream', 'reason'], registers });
@@ -19,6 +20,8 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const groupRequests = new Histogram({ name: `${P}ingest_group_requests`, help: 'Requests stored together by one ingest transaction', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers });
   const requestDuration = new Histogram({ name: `${P}http_request_duration_seconds`, help: 'HTTP request duration, by route, method and status', labelNames: ['route', 'method', 'status'], buckets: DURATION_BUCKETS, registers });
   const requestErrors = new Counter({ name: `${P}request_errors_total`, help: 'Whole-request failures, by error code', labelNames: ['code'], registers });
+  const limited = new Counter({ name: `${P}requests_limited_total`, help: 'Requests answered before their body was read: 429 for a workspace over its rate, 503 when the memory budget is full; by stream and limit', labelNames: ['stream', 'limit'], registers });
+  new Gauge({ name: `${P}ingest_memory_bytes`, help: 'Request body bytes held now (read, parsed, queued, loading), against INGEST_MEMORY_BYTES', registers, collect() { this.set(budget.held()); } });
   new Gauge({ name: `${P}pool_in_use_connections`, help: 'PostgreSQL connections checked out by requests', registers, collect() { this.set(pool.totalCount - pool.idleCount); } });
   new Gauge({ name: `${P}pool_idle_connections`, help: 'PostgreSQL connections open and idle', registers, collect() { this.set(pool.idleCount); } });
   new Gauge({ name: `${P}pool_waiting_requests`, help: 'Requests waiting for a PostgreSQL connection', registers, collect() { this.set(pool.waitingCount); } });
@@ -67,6 +70,9 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
       if (code === 'database_unavailable') databaseUp.set(0);
       if (status >= 500) log.error({ code, err: err instanceof Error ? err.message : String(err), stack: code === 'internal' && err instanceof Error ? err.stack : undefined }, 'request failed');
       else log.info({ code, err: err instanceof Error ? err.message : String(err) }, 'request refused');
+    },
+    onLimited(route, limit) {
+      limited.inc({ stream: route.split('/').pop() ?? route, limit });
     },
     onMigrated(applied) {
       databaseUp.set(1);

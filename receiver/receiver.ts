@@ -10,7 +10,10 @@ import { createAuth } from './auth.js';
 import type { ReceiverConfig } from './config.js';
 import { migrate } from './db/migrate.js';
 import { createPool, isDatabaseUnavailable } from './db/pool.js';
+import type { RouteAccess } from './access.js';
 import { createIngestQueue } from './ingest/ingest-queue.js';
+import { createMemoryBudget } from './limits/memory-budget.js';
+import { createWorkspaceRate } from './limits/workspace-rate.js';
 import { createReceiverEvents } from './observe.js';
 import type { ReceiverState } from './routes/context.js';
 import { createServer } from './server.js';
@@ -23,6 +26,8 @@ export interface RunningReceiver {
   pool: pg.Pool;
   registry: Registry;
   state: ReceiverState;
+  /** Every route and the access it declares. */
+  routes: RouteAccess[];
   /** Resolves once the schema is migrated (the receiver keeps retrying until the database is there). */
   ready: Promise<void>;
   /** Stops accepting, finishes in-flight requests, closes the pool. */
@@ -32,7 +37,9 @@ export interface RunningReceiver {
 export async function startReceiver(config: ReceiverConfig, log: Logger): Promise<RunningReceiver> {
   const pool = createPool(config.databaseUrl, config.poolMax, log);
   const registry = createRegistry('ferry_receiver_');
-  const events = createReceiverEvents(registry, log, pool);
+  const budget = createMemoryBudget(config.ingestMemoryBytes);
+  const rate = config.workspaceRateBytes > 0 ? createWorkspaceRate({ bytesPerSecond: config.workspaceRateBytes, burstBytes: config.workspaceBurstBytes }) : undefined;
+  const events = createReceiverEvents(registry, log, pool, budget);
   const state: ReceiverState = { migrated: false, streaming: false, shuttingDown: false };
   const auth = createAuth(config);
   const hub = createStreamHub(pool, {
@@ -42,7 +49,7 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
     clientBufferBytes: config.streamClientBufferBytes,
   }, events);
   const ingest = createIngestQueue(pool, { concurrency: config.ingestConcurrency, groupLines: config.maxRequestLines, onGroup: events.onIngestGroup });
-  const app = createServer({ config, pool, auth, events, state, hub, ingest }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config });
+  const { app, routes } = createServer({ config, pool, auth, events, state, hub, ingest }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config, budget, rate, trustProxy: config.trustProxy });
 
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;
@@ -68,7 +75,7 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
   })();
 
   return {
-    url, pool, registry, state, ready,
+    url, pool, registry, state, routes, ready,
     async stop() {
       state.shuttingDown = true;
       // Stream clients would hold the server open: they are told to go (and reconnect elsewhere).

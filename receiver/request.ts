@@ -50,3 +50,14 @@ export function jsonObject(body: unknown, what: string): Record<string, unknown>
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RequestError('bad_body', `${what} must be a JSON object`);
   return value as Record<string, unknown>;
 }
+
+/** The query as single values: a parameter given twice is ambiguous, and answered 400. */
+export function singleQuery(query: unknown, repeatable: readonly string[] = []): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    if (repeatable.includes(name)) continue;
+    if (typeof value !== 'string') throw new RequestError('bad_query', `${name} may be given once`);
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,11 +1,15 @@
-// The HTTP server: body reading, routing, and one error handler that turns
+// The HTTP server: every route with the access it declares (access.ts), the
+// admission of bodies (limits/admission.ts), and one error handler that turns
 // every failure into the catalogue's JSON answer.
 
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { readBody } from './body.js';
+import { enforceAccess, type RouteAccess } from './access.js';
 import { REQUEST_ERRORS, RequestError } from './errors.js';
 import { isDatabaseUnavailable } from './db/pool.js';
+import { admitBodies } from './limits/admission.js';
+import type { MemoryBudget } from './limits/memory-budget.js';
+import type { WorkspaceRate } from './limits/workspace-rate.js';
 import type { RouteContext } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -16,14 +20,19 @@ import { recordingReadRoutes } from './routes/recording-read.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { rejectRoutes } from './routes/rejects.js';
 import { streamRoutes } from './routes/stream.js';
+import { SECURITY_HEADERS } from './security-headers.js';
 
-/** Seconds a client should wait before retrying after a 503. */
+/** Seconds a client should wait before retrying after a 503 that names no wait of its own. */
 const RETRY_AFTER_SECONDS = 2;
 
 export interface ServerOptions {
   requestTimeoutMs: number;
   registry: Registry;
   s3: Parameters<typeof recordingReadRoutes>[2];
+  budget: MemoryBudget;
+  rate: WorkspaceRate | undefined;
+  /** fastify's trustProxy: whose X-Forwarded-* headers count (unset: nobody's). */
+  trustProxy: string | undefined;
 }
 
 function toRequestError(err: unknown): RequestError {
@@ -37,25 +46,38 @@ function toRequestError(err: unknown): RequestError {
   return new RequestError('internal', 'internal error; nothing was stored');
 }
 
-export function createServer(ctx: RouteContext, options: ServerOptions): FastifyInstance {
+export function createServer(ctx: RouteContext, options: ServerOptions): { app: FastifyInstance; routes: RouteAccess[] } {
   const app = Fastify({
     logger: false,
     requestTimeout: options.requestTimeoutMs,
     return503OnClosing: true,
+    // HEAD is answered where a route says so (Vector's health check), not by running GET handlers that stream.
+    exposeHeadRoutes: false,
+    bodyLimit: ctx.config.maxBodyBytes,
+    trustProxy: options.trustProxy ?? false,
   });
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', async (req: { raw: Parameters<typeof readBody>[0] }) => readBody(req.raw, ctx.config.maxBodyBytes, options.requestTimeoutMs));
-
+  // First: who may call the matched route; then whether this replica takes it; then its body.
+  const routes = enforceAccess(app, ctx.auth);
   app.addHook('onRequest', async (req) => {
-    if (req.url.startsWith('/ingest/') && req.method !== 'HEAD') {
-      if (ctx.state.shuttingDown) throw new RequestError('not_ready', 'the receiver is shutting down');
-      if (!ctx.state.migrated) throw new RequestError('not_ready', 'the receiver is starting (database schema not ready yet)');
-    }
+    const access = req.routeOptions.config.access;
+    if (access === 'public') return;
+    if (access === 'ingest' && ctx.state.shuttingDown) throw new RequestError('not_ready', 'the receiver is shutting down');
+    if (!ctx.state.migrated) throw new RequestError('not_ready', 'the receiver is starting (database schema not ready yet)');
   });
-  // While stopping, answers close their connection, so keep-alive clients do not hold the exit up.
-  app.addHook('onSend', async (_req, reply) => {
-    if (ctx.state.shuttingDown) reply.header('connection', 'close');
+  app.removeAllContentTypeParsers();
+  admitBodies(app, {
+    budget: options.budget,
+    rate: options.rate,
+    requestTimeoutMs: options.requestTimeoutMs,
+    onLimited: (route, limit) => ctx.events.onLimited(route, limit),
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
+    // While stopping, answers close their connection, so keep-alive clients do not hold the exit up;
+    // an answer given before the body was read closes it too, so the unread body is never taken.
+    if (ctx.state.shuttingDown || !req.raw.complete) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
     ctx.events.onRequest(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
@@ -64,9 +86,8 @@ export function createServer(ctx: RouteContext, options: ServerOptions): Fastify
   app.setErrorHandler(async (err, _req, reply) => {
     const e = toRequestError(err);
     ctx.events.onRequestFailed(e.code, e.status, e.code === 'internal' ? err : e);
-    if (e.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-    // The rest of a late body may still be coming: nothing more is read from this connection.
-    if (e.code === 'request_timeout') reply.header('connection', 'close');
+    const wait = e.retryAfterSeconds ?? (e.status === 503 ? RETRY_AFTER_SECONDS : undefined);
+    if (wait !== undefined) reply.header('retry-after', String(wait));
     return reply.code(e.status).send({ error: e.code, message: e.message, ...e.extra });
   });
   app.setNotFoundHandler(async (req, reply) => {
@@ -82,5 +103,5 @@ export function createServer(ctx: RouteContext, options: ServerOptions): Fastify
   pageRoutes(app, ctx);
   offsetRoutes(app, ctx);
   healthRoutes(app, ctx, options.registry);
-  return app;
+  return { app, routes };
 }

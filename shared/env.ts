@@ -86,6 +86,42 @@ export function optionalStr(env: string, o: Omit<Opts<string>, 'default'> & { sh
   };
 }
 
+/** Shortest token or secret accepted: a guessable one would let anyone write, or read everything. */
+export const MIN_SECRET_LENGTH = 16;
+
+/**
+ * The placeholder values the repository's own manifests carry (k8s/overlays):
+ * a copied manifest whose Secrets were never replaced must not start.
+ */
+export function isPlaceholderSecret(raw: string): boolean {
+  return /^change[-_ ]?me/i.test(raw.trim());
+}
+
+/** A credential ferry checks: unset, or long enough and not a placeholder. */
+export function optionalSecret(env: string, o: { help: string; shown: string }): Setting<string | undefined> {
+  return {
+    ...optionalStr(env, { ...o, secret: true }),
+    expected: `at least ${MIN_SECRET_LENGTH} characters and not a placeholder (make one with: openssl rand -base64 32)`,
+    parse: (raw) => (raw.length >= MIN_SECRET_LENGTH && !isPlaceholderSecret(raw) ? raw : undefined),
+  };
+}
+
+/**
+ * A credential another program reads from the environment (PGPASSWORD,
+ * AWS_SECRET_ACCESS_KEY): its strength is that program's business, a
+ * placeholder is ours to catch. The value says whether it is set.
+ */
+export function notPlaceholder(env: string, help: string): Setting<boolean> {
+  return {
+    env,
+    help,
+    expected: 'a real value, not a placeholder from the repository\'s manifests',
+    parse: (raw) => (isPlaceholderSecret(raw) ? undefined : true),
+    secret: true,
+    fallback: { value: false, shown: 'unset' },
+  };
+}
+
 export function int(env: string, min: number, max: number, o: Opts<number>): Setting<number> {
   return setting(env, `an integer from ${min} to ${max}`, (raw) => {
     if (!/^-?\d+$/.test(raw.trim())) return undefined;

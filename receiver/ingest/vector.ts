@@ -9,7 +9,7 @@ import { isValidId } from '../../shared/wire.js';
 import { RequestError, type RejectReason } from '../errors.js';
 import { MAX_JSON_DEPTH } from './json-value.js';
 import { assertLineCount, judgeLine, judgeValue, placed, tooDeep, type LineOutcome, type ParseLimits } from './parse.js';
-import { jsonShape } from './json-scan.js';
+import { jsonShape, parseCostEstimate } from './json-scan.js';
 import type { TableSpec } from './records.js';
 
 type Json = Record<string, unknown>;
@@ -23,11 +23,26 @@ function isVectorEnvelope(e: Json): boolean {
  * and an event nested deeper than MAX_JSON_DEPTH is rejected on its own.
  */
 const MAX_BODY_DEPTH = 4096;
+/**
+ * What parsing a body may cost, as a multiple of its size. Real Vector bodies
+ * estimate at 2-5 times (envelopes about 2, parsed events with a `data` object
+ * about 5) and cost less; a body of empty objects estimates at 24.
+ */
+export const MAX_PARSE_MULTIPLE = 8;
+/** Below this size a body is cheap to parse whatever it holds. */
+const SMALL_BODY_BYTES = 64 * 1024;
 
-export function parseVectorArray(body: Buffer, table: TableSpec, headerWorkspace: string | undefined, limits: ParseLimits): LineOutcome[] {
+/**
+ * `defaultWorkspace` is where events that name none go: the X-Workspace-Id
+ * header, or the workspace of a per-workspace token.
+ */
+export function parseVectorArray(body: Buffer, table: TableSpec, defaultWorkspace: string | undefined, limits: ParseLimits): LineOutcome[] {
   const shape = jsonShape(body);
   if (shape.depth > MAX_BODY_DEPTH) throw new RequestError('bad_body', `the body is nested deeper than ${MAX_BODY_DEPTH} levels`);
   assertLineCount(shape.topLevelCommas + 1, limits);
+  if (parseCostEstimate(shape) > MAX_PARSE_MULTIPLE * Math.max(body.length, SMALL_BODY_BYTES)) {
+    throw new RequestError('bad_body', `the body holds too many JSON values for its size (${shape.containers} objects and arrays, ${shape.commas + 1} values in ${body.length} bytes): parsing it would cost over ${MAX_PARSE_MULTIPLE} times its size`);
+  }
   let events: unknown;
   try {
     events = JSON.parse(body.toString('utf8'));
@@ -39,13 +54,13 @@ export function parseVectorArray(body: Buffer, table: TableSpec, headerWorkspace
   return events.map((event, index): LineOutcome => {
     const source = Buffer.from(JSON.stringify(event) ?? 'null');
     if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-      return placed(null, null, headerWorkspace ?? '', judgeValue(event, source, table, '', limits));
+      return placed(null, null, defaultWorkspace ?? '', judgeValue(event, source, table, '', limits));
     }
-    const rejected = (reason: RejectReason, detail: string): LineOutcome => placed(null, null, headerWorkspace ?? '', {
+    const rejected = (reason: RejectReason, detail: string): LineOutcome => placed(null, null, defaultWorkspace ?? '', {
       reject: { reason, detail: `event ${index}: ${detail}`, raw: source.subarray(0, limits.rejectRawBytes), rawLength: source.length },
     });
     const { workspace_id: ws, ...fields } = event as Json;
-    const workspaceId = ws === undefined || ws === null || ws === '' ? headerWorkspace : ws;
+    const workspaceId = ws === undefined || ws === null || ws === '' ? defaultWorkspace : ws;
     if (workspaceId === undefined) return rejected('missing_field', 'workspace_id is required (in the event or X-Workspace-Id)');
     if (typeof workspaceId !== 'string' || !isValidId(workspaceId)) return rejected('wrong_type', 'workspace_id must be 1-253 printable characters');
     if (isVectorEnvelope(fields)) {

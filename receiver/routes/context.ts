@@ -15,7 +15,7 @@ export interface ReceiverState {
 
 /** What every route module is built from. */
 export interface RouteContext {
-  config: Pick<ReceiverConfig, 'maxBodyBytes' | 'maxLineBytes' | 'maxRequestLines' | 'rejectRawBytes'>;
+  config: Pick<ReceiverConfig, 'maxBodyBytes' | 'maxLineBytes' | 'maxRequestLines' | 'rejectRawBytes' | 'recordingBucket'>;
   pool: pg.Pool;
   auth: Auth;
   events: ReceiverEvents;

@@ -20,8 +20,8 @@ async function databaseAnswers(ctx: RouteContext): Promise<boolean> {
 }
 
 export function healthRoutes(app: FastifyInstance, ctx: RouteContext, registry: Registry): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { access: 'public' } }, async (_req, reply) => {
     const checks = {
       migrated: ctx.state.migrated,
       accepting: !ctx.state.shuttingDown,
@@ -30,5 +30,5 @@ export function healthRoutes(app: FastifyInstance, ctx: RouteContext, registry: 
     const ready = checks.migrated && checks.accepting && checks.database;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });
-  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', { config: { access: 'public' } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 }

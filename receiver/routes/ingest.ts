@@ -2,7 +2,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import { CONTENT_TYPES, HEADERS, LINE_STREAMS, NDJSON_ALIASES, PATHS, type IngestResult, type LineStream } from '../../shared/wire.js';
-import { assertMayWrite } from '../auth.js';
+import { grantOf } from '../access.js';
+import { assertMayWrite, type IngestGrant } from '../auth.js';
 import { RequestError } from '../errors.js';
 import { loadUnordered } from '../ingest/load.js';
 import { parseNdjson } from '../ingest/parse.js';
@@ -13,28 +14,27 @@ import type { RouteContext } from './context.js';
 
 export function ingestRoutes(app: FastifyInstance, ctx: RouteContext): void {
   for (const stream of LINE_STREAMS) {
-    // Vector's http sink health check sends HEAD to the sink URI.
-    app.head(PATHS.ingest(stream), async (_req, reply) => reply.code(200).send());
-    app.post(PATHS.ingest(stream), async (req, reply) => {
-      const grant = ctx.auth.ingest(req.headers.authorization);
+    // Vector's http sink health check sends HEAD to the sink URI; it learns nothing but that the route exists.
+    app.head(PATHS.ingest(stream), { config: { access: 'public' } }, async (_req, reply) => reply.code(200).send());
+    app.post(PATHS.ingest(stream), { config: { access: 'ingest' } }, async (req, reply) => {
+      const grant = grantOf(req);
       const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
       ctx.events.onBodyRead(stream, body.length);
       const type = mediaType(req.headers);
-      if (NDJSON_ALIASES.includes(type)) return reply.send(await ingestNative(ctx, stream, grant, req.headers, body));
+      if (NDJSON_ALIASES.includes(type)) return reply.send(await ingestNative(ctx, stream, req.headers, body));
       if (type === CONTENT_TYPES.json) return reply.send(await ingestVector(ctx, stream, grant, req.headers, body));
       throw new RequestError('unsupported_media_type', `Content-Type must be ${CONTENT_TYPES.ndjson} (native) or ${CONTENT_TYPES.json} (Vector array), got ${JSON.stringify(type)}`);
     });
   }
 }
 
-type Grant = ReturnType<RouteContext['auth']['ingest']>;
 type Headers = Parameters<typeof idHeader>[0];
 
-async function ingestNative(ctx: RouteContext, stream: LineStream, grant: Grant, headers: Headers, body: Buffer): Promise<IngestResult> {
+/** The workspace header was checked against the token before the body was read (access.ts). */
+async function ingestNative(ctx: RouteContext, stream: LineStream, headers: Headers, body: Buffer): Promise<IngestResult> {
   const workspaceId = idHeader(headers, HEADERS.workspaceId, true);
   const sourceId = idHeader(headers, HEADERS.sourceId, true);
   const offset = offsetHeader(headers);
-  assertMayWrite(grant, workspaceId);
   const table = TABLES[stream];
   const lines = await parseNdjson(body, offset, table, workspaceId, ctx.config);
   const loaded = await ctx.ingest.load(table, { key: { workspaceId, stream, sourceId }, lines, endOffset: offset + body.length });
@@ -47,12 +47,12 @@ async function ingestNative(ctx: RouteContext, stream: LineStream, grant: Grant,
   return loaded.result;
 }
 
-async function ingestVector(ctx: RouteContext, stream: LineStream, grant: Grant, headers: Headers, body: Buffer): Promise<IngestResult> {
-  const headerWorkspace = idHeader(headers, HEADERS.workspaceId, false);
+/** Each event names its workspace, or takes the header's, or the token's own: a workspace token writes nothing else, not even ''. */
+async function ingestVector(ctx: RouteContext, stream: LineStream, grant: IngestGrant, headers: Headers, body: Buffer): Promise<IngestResult> {
+  const fallback = idHeader(headers, HEADERS.workspaceId, false) ?? (grant.scope === 'workspace' ? grant.workspaceId : undefined);
   const table = TABLES[stream];
-  const lines = parseVectorArray(body, table, headerWorkspace, ctx.config);
-  for (const ws of new Set(lines.map((l) => l.workspaceId))) if (ws !== '') assertMayWrite(grant, ws);
-  if (headerWorkspace) assertMayWrite(grant, headerWorkspace);
+  const lines = parseVectorArray(body, table, fallback, ctx.config);
+  for (const ws of new Set(lines.map((l) => l.workspaceId))) assertMayWrite(grant, ws);
   const loaded = await loadUnordered(ctx.pool, table, lines);
   ctx.events.onLoaded(stream, table.table, loaded);
   if (loaded.fresh.length > 0) ctx.hub.published();

@@ -3,8 +3,10 @@
 
 import type { FastifyInstance } from 'fastify';
 import { isLineStream, isValidId, PATHS, type OffsetsResponse, type StreamOffset } from '../../shared/wire.js';
+import { grantOf } from '../access.js';
 import { assertMayWrite } from '../auth.js';
 import { RequestError } from '../errors.js';
+import { singleQuery } from '../request.js';
 import type { RouteContext } from './context.js';
 
 const SELECT_OFFSETS = `
@@ -14,14 +16,13 @@ const SELECT_OFFSETS = `
   ORDER BY stream, updated_at DESC`;
 
 export function offsetRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get(PATHS.offsets, async (req): Promise<OffsetsResponse> => {
-    const grant = ctx.auth.ingest(req.headers.authorization);
-    const q = req.query as Record<string, string | undefined>;
+  app.get(PATHS.offsets, { config: { access: 'ingest' } }, async (req): Promise<OffsetsResponse> => {
+    const q = singleQuery(req.query);
     const workspaceId = q.workspace_id ?? '';
     if (!isValidId(workspaceId)) throw new RequestError('bad_query', 'workspace_id is required (1-253 printable characters)');
     if (q.stream !== undefined && !isLineStream(q.stream)) throw new RequestError('bad_query', 'stream must be commands, events or llm');
     if (q.source_id !== undefined && !isValidId(q.source_id)) throw new RequestError('bad_query', 'source_id must be 1-253 printable characters');
-    assertMayWrite(grant, workspaceId);
+    assertMayWrite(grantOf(req), workspaceId);
     const { rows } = await ctx.pool.query<StreamOffset & { next_offset: string }>(SELECT_OFFSETS, [workspaceId, q.stream ?? null, q.source_id ?? null]);
     return { workspace_id: workspaceId, offsets: rows.map((r) => ({ ...r, next_offset: Number(r.next_offset) })) };
   });

@@ -9,9 +9,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Page } from '../../shared/wire.js';
 import { isValidId } from '../../shared/wire.js';
-import { readTokenOf } from '../auth.js';
 import { lastCommandOf, STATUS_JSON } from '../db/json-sql.js';
 import { RequestError } from '../errors.js';
+import { singleQuery } from '../request.js';
 import { decodeCursor, pageLimit, timePage, toPage, type PageQuery, type TimeTable } from '../read/time-page.js';
 import type { RouteContext } from './context.js';
 
@@ -39,21 +39,17 @@ function workspaceParam(req: FastifyRequest): string {
 }
 
 export function readApiRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/api/')) return;
-    ctx.auth.read(readTokenOf(req));
-    if (!ctx.state.migrated) throw new RequestError('not_ready', 'the receiver is starting (database schema not ready yet)');
-  });
+  const read = { config: { access: 'read' as const } };
 
-  app.get('/api/workspaces', async (req): Promise<Page<unknown>> => {
-    const q = req.query as PageQuery;
+  app.get('/api/workspaces', read, async (req): Promise<Page<unknown>> => {
+    const q: PageQuery = singleQuery(req.query);
     const limit = pageLimit(q.limit);
     const after = q.after === undefined ? '' : decodeCursor(q.after, ([id]) => typeof id === 'string')[0];
     const rows = (await ctx.pool.query<{ workspace_id: string; item: unknown }>(WORKSPACES, [after, limit + 1])).rows;
     return toPage(rows, limit, (r) => r.item, (last) => [last.workspace_id]);
   });
 
-  app.get('/api/workspaces/:id', async (req) => {
+  app.get('/api/workspaces/:id', read, async (req) => {
     const ws = workspaceParam(req);
     const row = (await ctx.pool.query<{ status: unknown; last_command: unknown; recording: unknown }>(WORKSPACE, [ws])).rows[0]!;
     if (row.status === null && row.last_command === null && row.recording === null) throw new RequestError('not_found', `nothing is known of workspace ${ws}`);
@@ -61,6 +57,6 @@ export function readApiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 
   for (const [name, table] of Object.entries(TABLES)) {
-    app.get(`/api/workspaces/:id/${name}`, async (req) => timePage(ctx.pool, table, workspaceParam(req), req.query as PageQuery));
+    app.get(`/api/workspaces/:id/${name}`, read, async (req) => timePage(ctx.pool, table, workspaceParam(req), singleQuery(req.query)));
   }
 }

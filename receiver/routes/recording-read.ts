@@ -11,9 +11,9 @@ import {
   contiguousSegments, GENERATION_METADATA, generationFinalKey, parseS3Url, primaryFinalKey, segmentsPrefix,
 } from '../../shared/recording-keys.js';
 import { isValidId } from '../../shared/wire.js';
-import { readTokenOf } from '../auth.js';
 import type { ReceiverConfig } from '../config.js';
 import { RequestError } from '../errors.js';
+import { singleQuery } from '../request.js';
 import type { RouteContext } from './context.js';
 
 export const RECORDING_CONTENT_TYPE = 'application/x-asciicast';
@@ -22,6 +22,13 @@ type S3Config = Pick<ReceiverConfig, 'recordingBucket' | 'awsRegion' | 's3Endpoi
 
 async function* concatenated(store: ObjectStore, keys: string[]): AsyncGenerator<Buffer> {
   for (const key of keys) for await (const chunk of await store.read(key)) yield chunk as Buffer;
+}
+
+/** A generation is one segment of a key: never a path, never a header's end. */
+function generationParam(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(raw) || /^\.+$/.test(raw)) throw new RequestError('bad_query', 'generation must be a generation id (letters, digits, ".", "_", "-")');
+  return raw;
 }
 
 export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3: S3Config): void {
@@ -40,13 +47,12 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
     return (await store.metadata(key))?.[GENERATION_METADATA];
   }
 
-  app.get('/recordings/:workspace_id', async (req, reply) => {
-    ctx.auth.read(readTokenOf(req));
+  app.get('/recordings/:workspace_id', { config: { access: 'read' } }, async (req, reply) => {
     const ws = (req.params as { workspace_id: string }).workspace_id;
     if (!isValidId(ws)) throw new RequestError('bad_query', 'workspace_id must be 1-253 printable characters');
     const s = await objects();
     const ref = (await ctx.pool.query<{ storage_path: string }>('SELECT storage_path FROM recording_refs WHERE workspace_id = $1', [ws])).rows[0];
-    const asked = (req.query as Record<string, string | undefined>).generation;
+    const asked = generationParam(singleQuery(req.query).generation);
     const generation = asked ?? (ref ? await generationOf(s, ref.storage_path) : undefined);
     if (!generation) throw new RequestError('not_found', `no recording for workspace ${ws}`);
 

@@ -1,10 +1,11 @@
 // POST /ingest/recordings: how much of a workspace's recording is durable in
 // object storage. last_sync_byte never decreases; a change is published to the
-// live stream.
+// live stream. The path must lie in the workspace's own prefix of the bucket
+// (recordings/<id>/): a workspace cannot point its row at another's objects.
 
 import type { FastifyInstance } from 'fastify';
+import { parseS3Url, workspacePrefix } from '../../shared/recording-keys.js';
 import { HEADERS, PATHS } from '../../shared/wire.js';
-import { assertMayWrite } from '../auth.js';
 import { inTransaction } from '../db/transaction.js';
 import { RequestError } from '../errors.js';
 import { idHeader, jsonObject } from '../request.js';
@@ -26,17 +27,25 @@ interface Ref {
   last_sync_byte: string;
 }
 
+function assertOwnPrefix(storagePath: string, workspaceId: string, bucket: string | undefined): void {
+  const at = parseS3Url(storagePath);
+  const prefix = workspacePrefix(workspaceId);
+  if (!at || (bucket !== undefined && at.bucket !== bucket) || !at.key.startsWith(prefix) || at.key.split('/').includes('..')) {
+    throw new RequestError('forbidden', `storage_path must be s3://${bucket ?? '<bucket>'}/${prefix}...: a workspace's recording lies in its own prefix`);
+  }
+}
+
 export function recordingRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.head(PATHS.recordings, async (_req, reply) => reply.code(200).send());
-  app.post(PATHS.recordings, async (req) => {
-    const grant = ctx.auth.ingest(req.headers.authorization);
+  app.head(PATHS.recordings, { config: { access: 'public' } }, async (_req, reply) => reply.code(200).send());
+  // The workspace header was checked against the token before the body was read (access.ts).
+  app.post(PATHS.recordings, { config: { access: 'ingest' } }, async (req) => {
     const workspaceId = idHeader(req.headers, HEADERS.workspaceId, true);
-    assertMayWrite(grant, workspaceId);
     const report = jsonObject(req.body, 'a recording report');
     const path = report.storage_path;
     const lastSync = report.last_sync_byte;
     if (typeof path !== 'string' || path === '' || path.length > 1024 || path.includes('\0')) throw new RequestError('bad_body', 'storage_path must be a non-empty string of at most 1024 characters');
     if (typeof lastSync !== 'number' || !Number.isSafeInteger(lastSync) || lastSync < 0) throw new RequestError('bad_body', 'last_sync_byte must be a non-negative integer');
+    assertOwnPrefix(path, workspaceId, ctx.config.recordingBucket);
     const { updated, row } = await inTransaction(ctx.pool, async (client) => {
       const upsert = await client.query<Ref>(UPSERT_REF, [workspaceId, path, lastSync]);
       if (upsert.rowCount !== 1) return { updated: false, row: (await client.query<Ref>(SELECT_REF, [workspaceId])).rows[0]! };

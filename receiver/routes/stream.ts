@@ -6,8 +6,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import { isValidId } from '../../shared/wire.js';
-import { readTokenOf } from '../auth.js';
 import { RequestError } from '../errors.js';
+import { singleQuery } from '../request.js';
 import { parsePosition, type Position } from '../stream/feed.js';
 import type { RouteContext } from './context.js';
 
@@ -19,8 +19,8 @@ function workspaceFilter(raw: unknown): Set<string> | undefined {
   return ids.length > 0 ? new Set(ids) : undefined;
 }
 
-function resumeFrom(header: string | string[] | undefined, query: unknown): Position | undefined {
-  const raw = (Array.isArray(header) ? header[0] : header) ?? (query as Record<string, string | undefined>).last_event_id;
+function resumeFrom(header: string | string[] | undefined, query: Record<string, string | undefined>): Position | undefined {
+  const raw = (Array.isArray(header) ? header[0] : header) ?? query.last_event_id;
   if (raw === undefined || raw === '') return undefined;
   const p = parsePosition(raw);
   if (!p) throw new RequestError('bad_query', 'Last-Event-ID must be an id this stream sent (<digits>-<digits>)');
@@ -28,11 +28,9 @@ function resumeFrom(header: string | string[] | undefined, query: unknown): Posi
 }
 
 export function streamRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get('/stream', async (req, reply) => {
-    ctx.auth.read(readTokenOf(req));
-    const query = req.query as Record<string, unknown>;
-    const workspaces = workspaceFilter(query.workspace);
-    const from = resumeFrom(req.headers['last-event-id'], query);
+  app.get('/stream', { config: { access: 'read' } }, async (req, reply) => {
+    const workspaces = workspaceFilter((req.query as Record<string, unknown>).workspace);
+    const from = resumeFrom(req.headers['last-event-id'], singleQuery(req.query, ['workspace']));
     if (!ctx.state.streaming || ctx.state.shuttingDown) throw new RequestError('not_ready', 'the live stream is not running yet (database schema not ready)');
     reply.hijack();
     ctx.hub.attach(reply.raw, from, workspaces);

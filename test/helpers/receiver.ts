@@ -8,7 +8,7 @@ import { startReceiver, type RunningReceiver } from '../../receiver/receiver.js'
 
 export const INGEST_TOKEN = 'test-ingest-token';
 export const TOKEN_SECRET = 'test-token-secret';
-export const READ_TOKEN = 'test-read-token';
+export const READ_TOKEN = 'test-read-token-0';
 
 export function receiverConfig(databaseUrl: string, overrides: Partial<ReceiverConfig> = {}): ReceiverConfig {
   return {

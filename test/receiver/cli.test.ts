@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { freshDatabase, queryPool } from '../helpers/database.js';
 import { ndjson, postLines } from '../helpers/http.js';
 import { INGEST_TOKEN, TOKEN_SECRET } from '../helpers/receiver.js';
+import { manifestPlaceholders } from '../helpers/placeholders.js';
 import { RECEIVER_BIN, run, start } from '../helpers/process.js';
 
 let url: string;
@@ -25,18 +26,36 @@ describe('configuration', () => {
     expect(out.stdout).toContain('default: 8080');
   });
 
+  const token = 'a-token-of-24-characters';
   it.each([
-    [{ INGEST_TOKEN: 't' }, 'DATABASE_URL is required'],
-    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: 't', PORT: 'eighty' }, 'PORT must be an integer from 0 to 65535, got "eighty"'],
-    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: 't', MAX_BODY_BYTES: '12 parsecs' }, 'MAX_BODY_BYTES must be a size'],
+    [{ INGEST_TOKEN: token }, 'DATABASE_URL is required'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, PORT: 'eighty' }, 'PORT must be an integer from 0 to 65535, got "eighty"'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, MAX_BODY_BYTES: '12 parsecs' }, 'MAX_BODY_BYTES must be a size'],
     [{ DATABASE_URL: 'postgres://x' }, 'INGEST_TOKEN is required'],
-    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: 't', LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: 'short-token' }, 'INGEST_TOKEN must be at least 16 characters'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, READ_TOKEN: 'read' }, 'READ_TOKEN must be at least 16 characters'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN_SECRET: 'secret' }, 'INGEST_TOKEN_SECRET must be at least 16 characters'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, MAX_BODY_BYTES: '128MiB' }, 'INGEST_MEMORY_BYTES must be at least MAX_BODY_BYTES'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, WORKSPACE_BURST_BYTES: '1MiB' }, 'WORKSPACE_BURST_BYTES must be at least MAX_BODY_BYTES'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, TRUST_PROXY: '10.0.0.0/8,proxy.local' }, 'TRUST_PROXY must be IP addresses or CIDRs'],
   ])('%j: one line naming the variable, exit 2', async (env, message) => {
     const out = await run(RECEIVER_BIN, [], env);
     expect(out.code).toBe(2);
     expect(out.stderr.trim().split('\n')).toHaveLength(1);
     expect(out.stderr).toContain(message);
     expect(out.stdout).toBe('');
+  });
+
+  it('refuses every placeholder secret the repository\'s manifests carry, naming the variable and never echoing the value', async () => {
+    const placeholders = await manifestPlaceholders();
+    expect(placeholders.length).toBeGreaterThan(2);
+    for (const [variable, value] of placeholders) {
+      const out = await run(RECEIVER_BIN, [], { DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, [variable]: value });
+      expect(out.code, `${variable}=${value}`).toBe(2);
+      expect(out.stderr).toContain(`${variable} must be`);
+      expect(out.stderr).not.toContain(value);
+    }
   });
 
   it('mint-token prints a token for one workspace', async () => {

@@ -63,13 +63,23 @@ describe('POST /ingest/rejects', () => {
 
 describe('POST /ingest/recordings', () => {
   it('upserts recording_refs and never moves last_sync_byte back', async () => {
-    const post = (path: string, n: number) => request(`${base}/ingest/recordings`, json({ storage_path: path, last_sync_byte: n }, 'ws-rec'));
+    const post = (path: string, n: number) => request(`${base}/ingest/recordings`, json({ storage_path: `s3://bucket/${path}`, last_sync_byte: n }, 'ws-rec'));
     expect((await post('recordings/ws-rec/seg-1', 100)).body).toMatchObject({ last_sync_byte: 100, updated: true });
     expect((await post('recordings/ws-rec/seg-2', 250)).body).toMatchObject({ last_sync_byte: 250, updated: true });
-    expect((await post('recordings/ws-rec/seg-1', 100)).body).toMatchObject({ storage_path: 'recordings/ws-rec/seg-2', last_sync_byte: 250, updated: false });
-    expect((await post('recordings/ws-rec/session.cast', 250)).body).toMatchObject({ storage_path: 'recordings/ws-rec/session.cast', updated: true });
+    expect((await post('recordings/ws-rec/seg-1', 100)).body).toMatchObject({ storage_path: 's3://bucket/recordings/ws-rec/seg-2', last_sync_byte: 250, updated: false });
+    expect((await post('recordings/ws-rec/session.cast', 250)).body).toMatchObject({ storage_path: 's3://bucket/recordings/ws-rec/session.cast', updated: true });
     const { rows } = await db.query("SELECT storage_path, last_sync_byte FROM recording_refs WHERE workspace_id = 'ws-rec'");
-    expect(rows).toEqual([{ storage_path: 'recordings/ws-rec/session.cast', last_sync_byte: '250' }]);
+    expect(rows).toEqual([{ storage_path: 's3://bucket/recordings/ws-rec/session.cast', last_sync_byte: '250' }]);
+  });
+
+  it('refuses a path outside the workspace\'s own prefix (403), and stores nothing', async () => {
+    const post = (path: string) => request(`${base}/ingest/recordings`, json({ storage_path: path, last_sync_byte: 999 }, 'ws-rec2'));
+    for (const path of ['s3://bucket/recordings/ws-other/session.cast', 's3://bucket/recordings/ws-rec2x/session.cast', 's3://bucket/recordings/ws-rec2/../ws-other/session.cast', 'recordings/ws-rec2/session.cast', 's3://bucket/elsewhere/ws-rec2/x']) {
+      const res = await post(path);
+      expect(res.status, path).toBe(403);
+      expect(res.body.error).toBe('forbidden');
+    }
+    expect((await db.query("SELECT 1 FROM recording_refs WHERE workspace_id = 'ws-rec2'")).rows).toEqual([]);
   });
 
   it('answers 400 for a negative byte count', async () => {

@@ -34,8 +34,9 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   const segments = new Counter({ name: `${P}recording_segments_total`, help: 'Recording segments made durable', registers });
   const multipart = new Counter({ name: `${P}recording_multipart_uploads_total`, help: 'Multipart uploads (the whole recording, and segments over 5 MiB), by outcome (started, completed, aborted)', labelNames: ['outcome'], registers });
   const recordingLag = new Gauge({ name: `${P}recording_unsynced_bytes`, help: 'Bytes of the recording not yet durable in object storage', registers });
-  let lastSync: number | undefined;
-  new Gauge({ name: `${P}recording_last_sync_age_seconds`, help: 'Seconds since the recording last became durable in object storage (segment or final upload)', registers, collect() { if (lastSync !== undefined) this.set((Date.now() - lastSync) / 1000); } });
+  // Counted from the start until the first durable upload: 0 would read as "just synced" while nothing ever was.
+  let lastSync = Date.now();
+  new Gauge({ name: `${P}recording_last_sync_age_seconds`, help: 'Seconds since the recording last became durable in object storage (segment or final upload), or since the shipper started when it has not yet', registers, collect() { this.set((Date.now() - lastSync) / 1000); } });
   const recordingFailures = new Counter({ name: `${P}recording_failures_total`, help: 'Object storage operations that failed and will be retried, by stage', labelNames: ['stage'], registers });
 
   return {

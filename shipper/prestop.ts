@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The preStop hook of the shipper when it runs as a classic second container
-// (clusters without native sidecars). There, Kubernetes signals every
+// (the recommended form: k8s/workspace/classic). There, Kubernetes signals every
 // container at once, so the workspace may still be writing its last lines
 // when the shipper would start draining. This waits until nothing in
 // RUNTIME_DIR has changed for SETTLE_QUIET_MS (the workspace has written its

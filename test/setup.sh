@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
 # What the tests need from Debian: pgbouncer (the receiver through transaction
-# pooling) and chromium (the live page in a real browser).
-exec bash "$(dirname "$0")/../dev/apt-install.sh" /usr/sbin/pgbouncer=pgbouncer chromium=chromium
+# pooling), chromium (the live page in a real browser) and prometheus (its
+# promtool for the alert rules' unit tests, and a real Prometheus scraping a
+# receiver and shippers).
+exec bash "$(dirname "$0")/../dev/apt-install.sh" /usr/sbin/pgbouncer=pgbouncer chromium=chromium /usr/bin/promtool=prometheus

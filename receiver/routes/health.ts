@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { RouteContext } from './context.js';
 
-const PING_TIMEOUT_MS = 2_000;
+/** The longest /readyz waits for PostgreSQL (the Deployment's readiness probe waits longer). */
+export const PING_TIMEOUT_MS = 2_000;
 
 async function databaseAnswers(ctx: RouteContext): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;

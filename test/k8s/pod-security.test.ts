@@ -42,7 +42,7 @@ describe.each(overlays())('%s', (overlay) => {
   });
 });
 
-it.each(['workspace/native', 'workspace/classic'])('%s: the shipper passes it too', async (variant) => {
+it.each(['workspace/classic', 'workspace/native'])('%s: the shipper passes it too', async (variant) => {
   const [pod] = (await render(variant)).filter((o) => o.kind === 'Pod');
   expect(podViolations(pod!, 'ferry-shipper')).toEqual([]);
 });

@@ -1,12 +1,16 @@
 // The receiver as the overlays install it: enough replicas to survive a
-// drain and a rollout, probes on its health endpoints, locked down, reachable
-// only by workspaces, the dashboard and Prometheus, and configured only with
+// drain and a rollout (their count left to the autoscaler), probes on its
+// health endpoints that wait as long as the endpoints do, locked down,
+// reachable only by workspaces, the dashboard and Prometheus and reaching
+// only its database, object store and DNS, and configured only with
 // variables it reads, whose values its own loader accepts.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/env.js';
 import { RECEIVER_SPEC, type ReceiverConfig } from '../../receiver/config.js';
+import { PING_TIMEOUT_MS } from '../../receiver/routes/health.js';
 import { loadShipperConfig } from '../../shipper/config.js';
+import { connects, type Pod } from './lib/network-policy.js';
 import { container, containerEnv, podSpec, type Container } from './lib/pod.js';
 import { only, overlays, render, type K8sObject } from './lib/render.js';
 
@@ -47,20 +51,23 @@ describe.each(overlays())('%s', (overlay) => {
   });
 
   it('accepts the largest batch the workspace pod\'s shipper sends', async () => {
-    const shipper = container(only(await render('workspace/native'), 'Pod').spec, 'ferry-shipper');
+    const shipper = container(only(await render('workspace/classic'), 'Pod').spec, 'ferry-shipper');
     const batches = loadShipperConfig((s) => loadConfig(s, containerEnv(shipper))).batches;
     for (const [pipeline, limits] of Object.entries(batches)) expect(limits.maxBytes, pipeline).toBeLessThanOrEqual(config.maxBodyBytes);
   });
 
-  it('runs two replicas at least, kept by the autoscaler and the disruption budget', () => {
+  it('runs two replicas at least, counted by the autoscaler alone and kept by the disruption budget', () => {
     const labels = deployment.spec.template.metadata.labels;
-    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+    // A count in the Deployment would reset the autoscaler's at every apply.
+    expect(deployment.spec.replicas).toBeUndefined();
     const hpa = only(objects, 'HorizontalPodAutoscaler');
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'ferry-receiver' });
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
     const pdb = only(objects, 'PodDisruptionBudget');
     expect(matches(pdb.spec.selector, labels)).toBe(true);
     expect(pdb.spec.minAvailable).toBeLessThan(hpa.spec.minReplicas);
+    // An unready receiver serves nothing: a drain may always evict it.
+    expect(pdb.spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
     expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
   });
 
@@ -99,6 +106,12 @@ describe.each(overlays())('%s', (overlay) => {
     expect(endpoint.scheme ?? 'http').toBe(config.tlsCertFile ? 'https' : 'http');
   });
 
+  it('waits longer for /readyz than /readyz waits for PostgreSQL', () => {
+    // The default timeout (1 s) would read a slow database as a failed probe instead of /readyz's own 503.
+    expect(receiver.readinessProbe.timeoutSeconds * 1000).toBeGreaterThan(PING_TIMEOUT_MS);
+    expect(receiver.livenessProbe.timeoutSeconds).toBeGreaterThanOrEqual(1);
+  });
+
   it('finishes in-flight requests within the grace period', () => {
     const [sleep, seconds] = receiver.lifecycle.preStop.exec.command;
     expect(sleep).toBe('sleep');
@@ -114,31 +127,68 @@ describe.each(overlays())('%s', (overlay) => {
   });
 });
 
-describe('the receiver\'s NetworkPolicy', () => {
-  let policy: K8sObject;
-  let workspaceLabels: Record<string, string>;
+describe('the NetworkPolicies', () => {
+  const SYSTEM = 'workshop-system';
+  const WORKSPACE_NAMESPACE = { 'ferry/workspaces': 'true' };
+  let selfContained: K8sObject[];
+  let workspace: Pod;
+
+  const pod = (name: string, namespace = SYSTEM): Pod => ({ namespace, labels: { 'app.kubernetes.io/name': name } });
+  const receiver = pod('ferry-receiver');
+  const dns = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
 
   beforeAll(async () => {
-    policy = only(await render('receiver'), 'NetworkPolicy');
-    workspaceLabels = only(await render('workspace/native'), 'Pod').metadata.labels!;
+    selfContained = await render('overlays/self-contained');
+    const labels = only(await render('workspace/classic'), 'Pod').metadata.labels!;
+    workspace = { namespace: 'workshop-42', namespaceLabels: WORKSPACE_NAMESPACE, labels };
   });
 
-  const admitted = (labels: Record<string, string>, namespaceLabels: Record<string, string>) =>
-    policy.spec.ingress.some((rule: { from: Array<Record<string, any>> }) => rule.from.some((peer) =>
-      matches(peer.podSelector ?? {}, labels) && (peer.namespaceSelector ? matches(peer.namespaceSelector, namespaceLabels) : namespaceLabels['kubernetes.io/metadata.name'] === 'workshop-system')));
-
-  it('admits the workspace pods (their shippers) from any namespace', () => {
-    expect(admitted(workspaceLabels, { 'kubernetes.io/metadata.name': 'workshop-42' })).toBe(true);
+  it('admit the shippers of workspace pods in namespaces the platform labels, to the receiver and MinIO', () => {
+    expect(connects(selfContained, workspace, receiver, 'http')).toBe(true);
+    expect(connects(selfContained, workspace, pod('ferry-minio'), 's3')).toBe(true);
   });
 
-  it('admits the instructor dashboard and Prometheus', () => {
-    expect(admitted({ 'app.kubernetes.io/name': 'instructor-dashboard' }, { 'kubernetes.io/metadata.name': 'workshop-system' })).toBe(true);
-    expect(admitted({ 'app.kubernetes.io/name': 'prometheus' }, { 'kubernetes.io/metadata.name': 'monitoring' })).toBe(true);
+  it('keep out a pod that carries the workspace label in a namespace the platform has not labelled', () => {
+    const impostor = { ...workspace, namespace: 'student-sandbox', namespaceLabels: {} };
+    expect(connects(selfContained, impostor, receiver, 'http')).toBe(false);
+    expect(connects(selfContained, impostor, pod('ferry-minio'), 's3')).toBe(false);
   });
 
-  it('keeps every other pod out', () => {
-    expect(policy.spec.policyTypes).toEqual(['Ingress']);
-    expect(admitted({ app: 'anything-else' }, { 'kubernetes.io/metadata.name': 'workshop-system' })).toBe(false);
-    expect(admitted({ 'app.kubernetes.io/name': 'instructor-dashboard' }, { 'kubernetes.io/metadata.name': 'workshop-42' })).toBe(false);
+  it('admit the instructor dashboard beside the receiver, and Prometheus from the monitoring namespace', () => {
+    expect(connects(selfContained, pod('instructor-dashboard'), receiver, 'http')).toBe(true);
+    expect(connects(selfContained, pod('prometheus', 'monitoring'), receiver, 'http')).toBe(true);
+    expect(connects(selfContained, pod('instructor-dashboard', 'workshop-42'), receiver, 'http')).toBe(false);
+    expect(connects(selfContained, pod('prometheus', 'workshop-42'), receiver, 'http')).toBe(false);
+    expect(connects(selfContained, pod('anything-else'), receiver, 'http')).toBe(false);
+  });
+
+  it('let the receiver reach DNS, PostgreSQL and MinIO, and nothing else', () => {
+    expect(connects(selfContained, receiver, dns, { port: 53, protocol: 'UDP' })).toBe(true);
+    expect(connects(selfContained, receiver, dns, { port: 53, protocol: 'TCP' })).toBe(true);
+    expect(connects(selfContained, receiver, pod('ferry-postgres'), 'postgres')).toBe(true);
+    expect(connects(selfContained, receiver, pod('ferry-minio'), 's3')).toBe(true);
+    expect(connects(selfContained, receiver, { ip: '52.95.110.1' }, 443)).toBe(false);
+    expect(connects(selfContained, receiver, pod('anything-else'), 8080)).toBe(false);
+  });
+
+  it('keep everything but the receiver away from PostgreSQL', () => {
+    expect(connects(selfContained, workspace, pod('ferry-postgres'), 'postgres')).toBe(false);
+    expect(connects(selfContained, pod('ferry-minio-bucket'), pod('ferry-postgres'), 'postgres')).toBe(false);
+    expect(connects(selfContained, pod('instructor-dashboard'), pod('ferry-postgres'), 'postgres')).toBe(false);
+  });
+
+  it('with PgBouncer: the receiver reaches it, it reaches PostgreSQL, workspaces reach neither', async () => {
+    const objects = await render('overlays/pgbouncer');
+    const bouncer = pod('ferry-pgbouncer');
+    expect(connects(objects, receiver, bouncer, 'postgres')).toBe(true);
+    expect(connects(objects, bouncer, pod('ferry-postgres'), 'postgres')).toBe(true);
+    expect(connects(objects, bouncer, dns, { port: 53, protocol: 'UDP' })).toBe(true);
+    expect(connects(objects, workspace, bouncer, 'postgres')).toBe(false);
+  });
+
+  it('with a managed database and S3: the receiver reaches addresses outside the cluster on their ports only', async () => {
+    const objects = await render('overlays/managed');
+    for (const port of [5432, 443]) expect(connects(objects, receiver, { ip: '10.20.30.40' }, port), String(port)).toBe(true);
+    expect(connects(objects, receiver, { ip: '10.20.30.40' }, 22)).toBe(false);
   });
 });

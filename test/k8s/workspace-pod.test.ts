@@ -1,8 +1,11 @@
-// The workspace pod with the shipper, in both variants (native sidecar and
-// classic second container), checked as a platform team would review it:
-// the student's container holds no credential and cannot touch the shipper's
-// state, the shipper reads the runtime files read-only, is probed, bounded
-// and locked down, and every variable it is given is one it reads.
+// The workspace pod with the shipper, in both forms (classic second
+// container, the recommended one, and native sidecar), checked as a platform
+// team would review it: the workspace never waits for ferry (nothing the
+// shipper needs can keep the workspace container from starting), the
+// student's container holds no credential and cannot touch the shipper's
+// state, the shipper runs under its own uid, reads the runtime files
+// read-only through the pod's fsGroup, is probed, bounded and locked down,
+// and every variable it is given is one it reads.
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/env.js';
 import { batchSettings, loadShipperConfig, SHIPPER_SPEC, type ShipperConfig } from '../../shipper/config.js';
 import { SETTLE_SPEC } from '../../shipper/settle.js';
-import { allContainers, container, containerEnv, FROM_FIELD, MiB, quantity, secretsReadBy, type Container } from './lib/pod.js';
+import { allContainers, container, containerEnv, FROM_FIELD, MiB, quantity, secretsReadBy, startsAfter, type Container } from './lib/pod.js';
 import { only, render } from './lib/render.js';
 
 /** Read by the AWS SDK itself, not by ferry's configuration. */
@@ -19,10 +22,12 @@ const AWS_SDK_CREDENTIALS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_
 const PEAK_RSS = { jsonl: 75 * MiB, recording: 123 * MiB };
 /** Time the kubelet needs between the end of the drain and SIGKILL, at least. */
 const GRACE_MARGIN_MS = 5_000;
+/** The uid (and gid) of the image's `node` user, which is also the usual uid of a student's shell. */
+const STUDENT_UID = 1000;
 
 describe.each([
-  { variant: 'workspace/native', native: true },
   { variant: 'workspace/classic', native: false },
+  { variant: 'workspace/native', native: true },
 ])('$variant', ({ variant, native }) => {
   let spec: Record<string, any>;
   let shipper: Container;
@@ -36,20 +41,56 @@ describe.each([
     config = loadShipperConfig((s) => loadConfig(s, containerEnv(shipper)));
   });
 
-  it(native ? 'runs the shipper as a native sidecar, with no preStop hook' : 'runs the shipper as a second container whose preStop waits for the final writes', () => {
-    if (native) {
+  if (native) {
+    it('runs the shipper as a native sidecar, which the workspace waits for until it has started, with no preStop hook', () => {
       expect(spec.initContainers.map((c: Container) => c.name)).toEqual(['ferry-shipper']);
       expect(shipper.restartPolicy).toBe('Always');
+      expect(startsAfter(spec, 'workspace')).toEqual([shipper]);
       // A sidecar whose preStop made it exit would be restarted.
       expect(shipper.lifecycle).toBeUndefined();
-    } else {
+    });
+  } else {
+    it('starts the workspace whatever happens to the shipper: nothing runs before it, the shipper is a regular container after it', () => {
       expect(spec.initContainers).toBeUndefined();
       expect(spec.containers.map((c: Container) => c.name)).toEqual(['workspace', 'ferry-shipper']);
+      expect(startsAfter(spec, 'workspace')).toEqual([]);
+      expect(shipper.restartPolicy).toBeUndefined();
+    });
+
+    it('holds the shipper\'s SIGTERM back with a preStop hook until the final writes', () => {
       const [node, program] = shipper.lifecycle.preStop.exec.command;
       expect(node).toBe('node');
       // The image holds the repository's build under /app (Dockerfile).
       expect(existsSync(fileURLToPath(new URL(`../..${program.replace(/^\/app/, '')}`, import.meta.url))), program).toBe(true);
+    });
+  }
+
+  it('creates the shipper container even without its Secret: every Secret reference is optional', () => {
+    const refs = (shipper.env ?? []).flatMap((e) => e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) expect(ref.optional, `${ref.name}/${ref.key}`).toBe(true);
+    expect(shipper.envFrom ?? []).toEqual([]);
+    for (const v of spec.volumes) if (v.secret) expect(v.secret.optional, v.name).toBe(true);
+  });
+
+  it('gives the shipper no probe that could hold the workspace back or take the pod out of service', () => {
+    // startupProbe: a native sidecar counts as started only once it passes.
+    // readinessProbe: a shipper too busy to answer would make the pod unready.
+    expect(shipper.startupProbe).toBeUndefined();
+    expect(shipper.readinessProbe).toBeUndefined();
+  });
+
+  it('runs the shipper under a uid and gid of its own, and reads the runtime files through the pod\'s fsGroup', () => {
+    const { runAsUser, runAsGroup } = shipper.securityContext;
+    for (const id of [runAsUser, runAsGroup]) {
+      expect(id).toBeGreaterThan(0);
+      expect(id).not.toBe(STUDENT_UID);
     }
+    expect(workspace.securityContext?.runAsUser).not.toBe(runAsUser);
+    expect(spec.securityContext.fsGroup).toBeGreaterThan(0);
+    // fsGroup ownership applies to emptyDir volumes: the runtime volume takes the group.
+    const runtime = shipper.volumeMounts!.find((m) => m.mountPath === config.runtimeDir)!;
+    expect(spec.volumes.find((v: { name: string }) => v.name === runtime.name).emptyDir).toBeDefined();
   });
 
   it('gives the workspace container no Secret, no service account token and no view of the shipper\'s processes', () => {
@@ -93,11 +134,10 @@ describe.each([
     expect(Object.keys(containerEnv(shipper)).filter((name) => !read.has(name))).toEqual([]);
   });
 
-  it('probes the shipper\'s health endpoints on its metrics port', () => {
+  it('probes the shipper\'s liveness on its metrics port', () => {
     const port = shipper.ports.find((p: { name: string }) => p.name === shipper.livenessProbe.httpGet.port);
     expect(port.containerPort).toBe(config.metricsPort);
     expect(shipper.livenessProbe.httpGet.path).toBe('/healthz');
-    expect(shipper.readinessProbe.httpGet).toEqual({ path: '/readyz', port: port.name });
   });
 
   it('bounds the shipper with requests and limits sized from the benchmark', () => {

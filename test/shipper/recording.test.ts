@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { startS3, type S3Server } from '../../dev/embedded-s3.js';
+import { freePort } from '../../dev/free-port.js';
 import { createObjectStore, type ObjectStore } from '../../shared/object-store.js';
 import { contiguousSegments, primaryFinalKey, segmentsPrefix } from '../../shared/recording-keys.js';
 import { atEnd } from '../helpers/cleanup.js';
@@ -225,6 +226,18 @@ describe('recording pipeline', () => {
     for (const name of ['recording_bytes_uploaded_total{kind="segment"}', 'recording_bytes_uploaded_total{kind="final"}', 'recording_segments_total', 'recording_last_sync_age_seconds', 'recording_unsynced_bytes 0']) {
       expect(metrics).toContain(`ferry_shipper_${name}`);
     }
+    shipper.child.kill('SIGKILL');
+  });
+
+  it('with object storage unreachable from the start, the sync age counts from the start and failures are counted', async () => {
+    const ws = 'rec-never';
+    const { env, cast } = await recordingEnv(ws, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${await freePort()}` });
+    await writeFile(cast, castHeader() + castEvents(0, 10));
+    const shipper = await startShipper(env);
+    const sample = async (name: string) => Number(new RegExp(`^ferry_shipper_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(await (await fetch(`${shipper.metricsUrl}/metrics`)).text())?.[1]);
+    // Never synced reads as a growing age (the alert's "no durable upload for 10 minutes"), not as 0.
+    await waitFor(async () => (await sample('recording_last_sync_age_seconds')) >= 1.5, 'the sync age to grow', 10_000);
+    expect(await sample('recording_failures_total')).toBeGreaterThan(0);
     shipper.child.kill('SIGKILL');
   });
 });

@@ -20,6 +20,20 @@ export function allContainers(spec: Record<string, any>): Container[] {
   return [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
 }
 
+/**
+ * What the kubelet needs from other containers before it starts container
+ * `name`: every init container before a regular container, each one completed
+ * or, for a native sidecar (restartPolicy Always), started. Regular containers
+ * are started one after the other without waiting for any to run.
+ */
+export function startsAfter(spec: Record<string, any>, name: string): Container[] {
+  const init: Container[] = spec.initContainers ?? [];
+  const i = init.findIndex((c) => c.name === name);
+  if (i >= 0) return init.slice(0, i);
+  if (!(spec.containers ?? []).some((c: Container) => c.name === name)) throw new Error(`no container ${name}`);
+  return init;
+}
+
 export function container(spec: Record<string, any>, name: string): Container {
   const found = allContainers(spec).find((c) => c.name === name);
   if (!found) throw new Error(`no container ${name}`);

@@ -61,7 +61,7 @@ beforeAll(async () => {
   const refusedDirs = await shipperDirs();
   await mkdir(refusedDirs.runtimeDir, { recursive: true });
   await writeFile(join(refusedDirs.runtimeDir, 'command-log.jsonl'), command(0));
-  const refused = await startShipper(shipperEnv(receiverUrl, refusedDirs, 'workshop-workspace-b', { INGEST_TOKEN: 'not-the-token' }));
+  const refused = await startShipper(shipperEnv(receiverUrl, refusedDirs, 'workshop-workspace-b', { INGEST_TOKEN: 'not-the-ingest-token' }));
   await refused.waitForLog((l) => String(l.msg).startsWith('receiver REFUSED'));
   // A duplicate and an offset gap, for the dashboard's panel of both.
   for (const offset of [0, 0, 1_000_000]) await postLines(receiverUrl, 'commands', command(0), { workspace: 'ws-probe', offset });

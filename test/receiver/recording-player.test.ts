@@ -14,7 +14,7 @@ import { startS3, type S3Server } from '../../dev/embedded-s3.js';
 import { PAGE_ASSETS } from '../../receiver/routes/page.js';
 import { atEnd } from '../helpers/cleanup.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
-import { ndjson } from '../helpers/http.js';
+import { ndjson, postLines } from '../helpers/http.js';
 import { READ_TOKEN, startTestReceiver } from '../helpers/receiver.js';
 import { shipperDirs, shipperEnv, startShipper, type ShipperProcess } from '../helpers/shipper.js';
 import { waitFor } from '../helpers/wait.js';
@@ -38,8 +38,15 @@ beforeAll(async () => {
   const url = await freshDatabase();
   base = (await startTestReceiver(url, { recordingBucket: s3.bucket, s3Endpoint: s3.endpoint, s3ForcePathStyle: true })).url;
   db = queryPool(url);
+  // A workshop under way around the workspaces played here (the screenshot shows them).
+  const now = Math.floor(Date.now() / 1000);
+  for (let w = 0; w < 14; w++) {
+    const ws = `student-${String(w).padStart(3, '0')}`;
+    await postLines(base, 'events', ndjson([{ event_type: 'connected', workshop_name: 'k8s-101', timestamp: now - 900 }, { event_type: 'step_started', step_id: ['intro', 'deploy-app', 'expose-app'][w % 3], workshop_name: 'k8s-101', timestamp: now - 600 + w }]), { workspace: ws });
+    await postLines(base, 'commands', ndjson([{ command: ['kubectl get pods', 'kubectl apply -f app.yaml', 'kubectl describe svc web'][w % 3], exit_code: w % 5 === 0 ? 1 : 0, timestamp: now - 300 + w * 7 }]), { workspace: ws });
+  }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page = await browser.newPage({ viewport: { width: 1440, height: 760 } });
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location().url})`); });
   page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
 }, 120_000);

@@ -9,11 +9,17 @@ import { batchSettings, loadShipperConfig, SHIPPER_SPEC, type ShipperConfig } fr
 import { startShipper } from './shipper.js';
 
 const USAGE = `Usage: ferry-shipper [--help | --version]
+       ferry-shipper from-vector <vector.toml>
 
 Tails the workspace's runtime files and ships them to ferry-receiver: each
 complete line exactly once, from byte-offset checkpoints, with retries. On
 SIGTERM or SIGINT it ships everything there is, then exits 0 (non-zero when the
 drain deadline passes first).
+
+from-vector reads the Vector sidecar's config and prints ferry-shipper's pod
+spec (its environment, volumes and sidecar form), what ferry does not need, and
+what it could not translate, with the reason. Exit code 0 when everything
+translated, 1 when something did not, 2 when the file cannot be read or parsed.
 
 Per-pipeline batch limits: <NAME>_BATCH_MAX_EVENTS and <NAME>_BATCH_MAX_BYTES,
 NAME being the pipeline's name in upper case (COMMANDS, EVENTS, LLM by default).`;
@@ -52,6 +58,14 @@ if (arg === '--version') {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   process.stdout.write(`${pkg.version}\n`);
   process.exit(0);
+}
+if (arg === 'from-vector') {
+  // Loaded only here: the sidecar itself never parses TOML.
+  const { fromVector } = await import('./from-vector/command.js');
+  const code = await fromVector(process.argv[3], (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  // Everything written before the exit (stdout may be a pipe).
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
 }
 if (arg !== undefined) fail(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
 

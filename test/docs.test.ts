@@ -1,12 +1,15 @@
 // The README's tables are the user's reference: they must say what the code does.
 
 import { readFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { ROOT_FOLDER } from '../dev/embedded-postgres.js';
 import { RECEIVER_SPEC } from '../receiver/config.js';
 import { REJECT_REASONS, REQUEST_ERRORS } from '../receiver/errors.js';
 import { tableAfter } from './helpers/markdown.js';
 import { batchSettings, SHIPPER_SPEC } from '../shipper/config.js';
+import { report } from '../shipper/from-vector/report.js';
+import { translate } from '../shipper/from-vector/translate.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -49,5 +52,13 @@ describe('README', () => {
     expect(llm.maxBytes.fallback!.shown).toBe(commands.maxBytes.fallback!.shown);
     const envNames = [...Object.values(SHIPPER_SPEC).map((s) => s.env), '<NAME>_BATCH_MAX_EVENTS', '<NAME>_BATCH_MAX_BYTES'];
     expect(Object.keys(documented).sort()).toEqual(envNames.sort());
+  });
+
+  it('shows what `ferry-shipper from-vector docs/vector.toml` prints, as it prints it', () => {
+    const marker = 'For [`docs/vector.toml`](docs/vector.toml)';
+    const after = README.slice(README.indexOf(marker));
+    const block = /```yaml\n([\s\S]*?)```/.exec(after)?.[1];
+    const config = parseToml(readFileSync(new URL('../docs/vector.toml', import.meta.url), 'utf8'));
+    expect(block).toBe(report('docs/vector.toml', translate(config)));
   });
 });

@@ -1,8 +1,9 @@
 // GET /recordings/:workspace_id: one workspace's recording, for dashboards
 // (read token). The whole-file object when it exists, otherwise the durable
 // segments concatenated in order: the same bytes either way, up to what is
-// durable. ?generation= picks another generation than the one recording_refs
-// points at.
+// durable. When recording_refs points at the segments, they are newer than a
+// whole-file object uploaded after an idle period, and they are served.
+// ?generation= picks another generation than the one recording_refs points at.
 
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -47,6 +48,13 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
     return (await store.metadata(key))?.[GENERATION_METADATA];
   }
 
+  async function finalKeyOf(store: ObjectStore, ws: string, generation: string): Promise<string | undefined> {
+    const primary = primaryFinalKey(ws);
+    if ((await store.metadata(primary))?.[GENERATION_METADATA] === generation) return primary;
+    const own = generationFinalKey(ws, generation);
+    return (await store.metadata(own)) ? own : undefined;
+  }
+
   app.get('/recordings/:workspace_id', { config: { access: 'read' } }, async (req, reply) => {
     const ws = (req.params as { workspace_id: string }).workspace_id;
     if (!isValidId(ws)) throw new RequestError('bad_query', 'workspace_id must be 1-253 printable characters');
@@ -56,9 +64,8 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
     const generation = asked ?? (ref ? await generationOf(s, ref.storage_path) : undefined);
     if (!generation) throw new RequestError('not_found', `no recording for workspace ${ws}`);
 
-    const primary = primaryFinalKey(ws);
-    const primaryMeta = await s.metadata(primary);
-    const finalKey = primaryMeta?.[GENERATION_METADATA] === generation ? primary : (await s.metadata(generationFinalKey(ws, generation))) ? generationFinalKey(ws, generation) : undefined;
+    const growing = ref !== undefined && parseS3Url(ref.storage_path)?.key === segmentsPrefix(ws, generation);
+    const finalKey = growing ? undefined : await finalKeyOf(s, ws, generation);
     reply.type(RECORDING_CONTENT_TYPE).header('x-recording-generation', generation);
     if (finalKey) return reply.header('x-recording-source', 'final').send(await s.read(finalKey));
     const segments = contiguousSegments(await s.list(segmentsPrefix(ws, generation)));

@@ -7,12 +7,13 @@ import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RECEIVER_NODE_FLAGS } from '../../bench/lib/programs.js';
+import { PAGE_ASSETS } from '../../receiver/routes/page.js';
 import { atEnd } from '../helpers/cleanup.js';
 import { allContainers, podSpec } from './lib/pod.js';
 import { render } from './lib/render.js';
@@ -122,6 +123,16 @@ describe('the build context alone', () => {
       .filter((p) => !p.startsWith('node:')).map((p) => p.split('/').slice(0, p.startsWith('@') ? 2 : 1).join('/')));
     expect(packages.size).toBeGreaterThan(0);
     expect([...packages].filter((p) => !(p in dependencies))).toEqual([]);
+  });
+
+  it('holds every file the live page loads: its own under dist/, the player from a production dependency', async () => {
+    const { dependencies } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const [path, { file }] of Object.entries(PAGE_ASSETS)) {
+      const source = relative(ROOT, fileURLToPath(file));
+      const vendored = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
+      if (vendored) expect(dependencies, path).toHaveProperty([vendored[1]!]);
+      else expect(existsSync(join(built, 'dist', source)), path).toBe(true);
+    }
   });
 
   it('holds every program the manifests run from the image', async () => {

@@ -18,6 +18,8 @@ const T0 = Math.floor(Date.now() / 1000) - 600;
 let base: string;
 let browser: Browser;
 let page: Page;
+/** Console errors and uncaught exceptions of the page (one with the token). */
+const problems: string[] = [];
 
 beforeAll(async () => {
   base = (await startTestReceiver(await freshDatabase())).url;
@@ -29,6 +31,8 @@ beforeAll(async () => {
   }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location().url})`); });
+  page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
   await page.goto(`${base}/?token=${READ_TOKEN}`);
   await page.evaluate(() => { (globalThis as unknown as { loadedOnce: boolean }).loadedOnce = true; });
 }, 120_000);
@@ -81,6 +85,9 @@ describe('the live page', () => {
     expect(detail).toContain('step_completed deploy-app');
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'live-page.png'), fullPage: false });
+    // A workspace without a recording (on a receiver without a bucket) is not asked for one.
+    expect(await page.locator('#detail .recording-status').textContent()).toBe('no recording yet');
+    expect(problems).toEqual([]);
   });
 
   it('without the token it asks for it', async () => {

@@ -142,6 +142,23 @@ describe('recording pipeline', () => {
     shipper.child.kill('SIGKILL');
   });
 
+  it('a recording that grows again after its idle upload is read from the segments, which went further', async () => {
+    const ws = 'rec-idle-grows';
+    const { env, cast } = await recordingEnv(ws, { RECORDING_IDLE_MS: '1000' });
+    await writeFile(cast, castHeader() + castEvents(0, 50));
+    const shipper = await startShipper(env);
+    await waitFor(async () => (await refs(ws))?.storage_path === `s3://${s3.bucket}/${primaryFinalKey(ws)}`, 'the idle upload');
+    await appendFile(cast, castEvents(50, 50));
+    await waitFor(async () => (await refs(ws))?.last_sync_byte === (await readFile(cast)).length, 'the new lines synced as segments');
+    const res = await fetch(`${base}/recordings/${ws}?token=${READ_TOKEN}`);
+    expect(res.headers.get('x-recording-source')).toBe('segments');
+    expect(Buffer.from(await res.arrayBuffer()).equals(await readFile(cast))).toBe(true);
+    await stopped(shipper);
+    const final = await fetch(`${base}/recordings/${ws}?token=${READ_TOKEN}`);
+    expect(final.headers.get('x-recording-source')).toBe('final');
+    expect(Buffer.from(await final.arrayBuffer()).equals(await readFile(cast))).toBe(true);
+  });
+
   it('SIGKILL during a segment upload and during the multipart upload: still byte-identical, no upload left open', async () => {
     const ws = 'rec-kill';
     const { env, cast } = await recordingEnv(ws, { RECORDING_SYNC_INTERVAL_MS: '100' });

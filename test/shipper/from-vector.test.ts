@@ -95,7 +95,7 @@ describe('ferry-shipper from-vector', () => {
     expect(await schemaErrors(pod)).toEqual([]);
     expect(unknownFieldErrors([pod])).toEqual([]);
     // ...and its env, with the entries carried over, is a configuration the shipper accepts.
-    const env = { ...values, WORKSPACE_ID: 'workshop-workspace-abc123', DASHBOARD_SERVICE_URL: 'http://ferry-receiver.workshop-system.svc.cluster.local', RECORDING_BUCKET: 'workshop-recordings', INGEST_TOKEN: 'a-token' };
+    const env = { ...values, WORKSPACE_ID: 'workshop-workspace-abc123', DASHBOARD_SERVICE_URL: 'http://ferry-receiver.workshop-system.svc.cluster.local', RECORDING_BUCKET: 'workshop-recordings', INGEST_TOKEN: 'a-token-of-24-characters' };
     const config = loadShipperConfig((s) => loadConfig(s, env));
     expect(config.pipelines.map((p) => p.file)).toEqual(['command-log.jsonl', 'state-events.jsonl', 'llm-history.jsonl']);
     expect(Object.fromEntries(Object.entries(config.batches).map(([name, b]) => [name, b.maxEvents]))).toEqual({ commands: 100, events: 10, llm: 10 });

@@ -19,7 +19,7 @@ export const REQUEST_ERRORS = {
   internal: { status: 500, meaning: 'a bug; the request changed nothing' },
   database_unavailable: { status: 503, meaning: 'PostgreSQL cannot be reached; retry after Retry-After seconds' },
   not_ready: { status: 503, meaning: 'migrations have not finished, or the receiver is shutting down' },
-  overloaded: { status: 503, meaning: 'the request bodies held by this replica reached INGEST_MEMORY_BYTES, or INGEST_QUEUE_MAX requests wait for the database; retry after Retry-After seconds' },
+  overloaded: { status: 503, meaning: 'this replica already holds INGEST_MEMORY_BYTES of request bodies; retry after Retry-After seconds' },
 } as const;
 
 export type RequestErrorCode = keyof typeof REQUEST_ERRORS;

@@ -52,6 +52,8 @@ export async function readBody(request: IncomingMessage, o: BodyLimits): Promise
     if (source !== request) source.destroy();
     if (err instanceof RequestError) throw err;
     if ((err as { code?: string }).code?.startsWith('Z_')) throw new RequestError('bad_body', `the gzip body cannot be decoded: ${(err as Error).message}`);
+    // The client hung up mid-body: its own business, never a sign of trouble here (the database's least of all).
+    if (request.destroyed || request.readableAborted) throw new RequestError('client_aborted', `the client closed the connection before its body arrived (${(err as Error).message})`);
     throw err;
   } finally {
     clearTimeout(timer);

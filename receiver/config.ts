@@ -34,6 +34,7 @@ export const RECEIVER_SPEC = {
   } as Setting<string | undefined>,
   poolMax: int('PG_POOL_MAX', 1, 1000, { help: 'PostgreSQL connections per receiver process', default: 10 }),
   ingestConcurrency: int('INGEST_CONCURRENCY', 1, 1000, { help: 'ingest transactions a receiver runs at once; requests arriving meanwhile wait and share the next one (below PG_POOL_MAX)', default: 2 }),
+  databaseTimeoutMs: int('DATABASE_TIMEOUT_MS', 1_000, 600_000, { help: 'longest an ingest transaction may wait for PostgreSQL; past it the connection is dropped and the request answered 503 (a database that accepts and never answers)', default: 20_000 }),
   requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 1000, 3_600_000, { help: 'time a client has to send a whole request', default: 30_000 }),
   shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 3_600_000, { help: 'on SIGTERM, how long in-flight requests may take before exit 1', default: 25_000 }),
   recordingBucket: optionalStr('RECORDING_BUCKET', { help: 'bucket the shippers upload recordings to (unset: GET /recordings is off)', shown: 'unset' }),

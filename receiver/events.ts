@@ -18,6 +18,8 @@ export interface ReceiverEvents {
   onRequestFailed(code: RequestErrorCode, status: number, err: unknown): void;
   /** A request was answered before its body was read, because of `limit`. */
   onLimited(route: string, limit: Limit): void;
+  /** The database probe's verdict changed. */
+  onDatabaseProbe(up: boolean, err?: unknown): void;
   onMigrated(applied: number[]): void;
   onDatabaseWait(err: unknown, attempt: number): void;
   /** The certificate served over HTTPS: at startup, and after each renewal picked up from the files. */

@@ -32,12 +32,11 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const streamErrors = new Counter({ name: `${P}stream_errors_total`, help: 'Stream hub failures, by what failed (listen, notify, read, prune)', labelNames: ['what'], registers });
   const certificateExpiry = new Gauge({ name: `${P}tls_certificate_expiry_timestamp_seconds`, help: 'When the certificate served over HTTPS expires (Unix time), by its serial number; absent without TLS', labelNames: ['serial'], registers });
   const certificateRenewals = new Counter({ name: `${P}tls_certificate_renewals_total`, help: 'Changes of the certificate files, by outcome: renewed (now served) or failed (the previous certificate stays)', labelNames: ['outcome'], registers });
-  const databaseUp = new Gauge({ name: `${P}database_up`, help: '1 when the last database operation succeeded, 0 when PostgreSQL was unreachable', registers });
+  const databaseUp = new Gauge({ name: `${P}database_up`, help: '1 while this replica\'s own probe (SELECT 1 every 2 s on a connection of its own) finds PostgreSQL answering, 0 after two failures in a row', registers });
   databaseUp.set(0);
 
   return {
     onLoaded(stream, table, loaded) {
-      databaseUp.set(1);
       const { result, fresh } = loaded;
       if (result.accepted > 0) {
         rows.inc({ table }, result.accepted);
@@ -55,12 +54,10 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
       bodyBytes.inc({ stream }, bytes);
     },
     onOffsetGap(stream, workspaceId, sourceId, nextOffset) {
-      databaseUp.set(1);
       gaps.inc({ stream });
       log.warn({ stream, workspace_id: workspaceId, source_id: sourceId, next_offset: nextOffset }, 'request starts beyond the committed offset; told the client to rewind');
     },
     onRecordingRef(workspaceId, changed) {
-      databaseUp.set(1);
       if (changed) rows.inc({ table: 'recording_refs' });
       log.debug({ workspace_id: workspaceId, changed }, 'recording reference');
     },
@@ -69,19 +66,23 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
     },
     onRequestFailed(code, status, err) {
       requestErrors.inc({ code });
-      if (code === 'database_unavailable') databaseUp.set(0);
-      if (status >= 500) log.error({ code, err: err instanceof Error ? err.message : String(err), stack: code === 'internal' && err instanceof Error ? err.stack : undefined }, 'request failed');
+      // A client that hung up is its own business: counted, not an error of ours.
+      if (code === 'client_aborted') log.debug({ code, err: err instanceof Error ? err.message : String(err) }, 'client went away');
+      else if (status >= 500) log.error({ code, err: err instanceof Error ? err.message : String(err), stack: code === 'internal' && err instanceof Error ? err.stack : undefined }, 'request failed');
       else log.info({ code, err: err instanceof Error ? err.message : String(err) }, 'request refused');
     },
     onLimited(route, limit) {
       limited.inc({ stream: route.split('/').pop() ?? route, limit });
     },
+    onDatabaseProbe(up, err) {
+      databaseUp.set(up ? 1 : 0);
+      if (up) log.info('PostgreSQL answers this replica\'s probe');
+      else log.error({ err: err instanceof Error ? err.message : String(err) }, 'PostgreSQL does not answer this replica\'s probe: requests are answered 503 until it does');
+    },
     onMigrated(applied) {
-      databaseUp.set(1);
       log.info({ applied }, applied.length > 0 ? 'migrations applied' : 'schema up to date');
     },
     onDatabaseWait(err, attempt) {
-      databaseUp.set(0);
       log.warn({ err: err instanceof Error ? err.message : String(err), attempt }, 'PostgreSQL not reachable yet; retrying');
     },
     onCertificate(info, how) {

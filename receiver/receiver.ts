@@ -11,6 +11,8 @@ import { createAuth } from './auth.js';
 import type { ReceiverConfig } from './config.js';
 import { migrate } from './db/migrate.js';
 import { createPool, isDatabaseUnavailable } from './db/pool.js';
+import { createDatabaseProbe } from './db/probe.js';
+import { RequestError } from './errors.js';
 import type { RouteAccess } from './access.js';
 import { createIngestQueue } from './ingest/ingest-queue.js';
 import { createMemoryBudget } from './limits/memory-budget.js';
@@ -22,6 +24,8 @@ import { createStreamHub } from './stream/hub.js';
 import { loadPair, tlsFiles, watchPair } from './tls.js';
 
 const MIGRATE_RETRY_MS = { first: 250, max: 5_000 };
+/** The live stream's catch-ups, safety reads and NOTIFYs have connections of their own, apart from ingest's. */
+const STREAM_POOL_MAX = 2;
 
 export interface RunningReceiver {
   url: string;
@@ -47,14 +51,19 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
   const events = createReceiverEvents(registry, log, pool, budget);
   const state: ReceiverState = { migrated: false, streaming: false, shuttingDown: false };
   const auth = createAuth(config);
-  const hub = createStreamHub(pool, {
+  const streamPool = createPool(config.databaseUrl, STREAM_POOL_MAX, log);
+  const hub = createStreamHub(streamPool, {
     listenUrl: config.streamDatabaseUrl ?? config.databaseUrl,
     replaySeconds: config.streamReplaySeconds,
     heartbeatMs: config.streamHeartbeatMs,
     clientBufferBytes: config.streamClientBufferBytes,
   }, events);
-  const ingest = createIngestQueue(pool, { concurrency: config.ingestConcurrency, groupLines: config.maxRequestLines, onGroup: events.onIngestGroup });
-  const { app, routes } = createServer({ config, pool, auth, events, state, hub, ingest }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config, budget, rate, trustProxy: config.trustProxy, https: tls?.pair });
+  const ingest = createIngestQueue(pool, { concurrency: config.ingestConcurrency, groupLines: config.maxRequestLines, deadlineMs: config.databaseTimeoutMs, onGroup: events.onIngestGroup });
+  const database = createDatabaseProbe(config.databaseUrl, (up, err) => {
+    events.onDatabaseProbe(up, err);
+    if (!up) ingest.abandon(new RequestError('database_unavailable', 'PostgreSQL stopped answering while this request waited; retry later'));
+  });
+  const { app, routes } = createServer({ config, pool, auth, events, state, hub, ingest, database }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config, budget, rate, trustProxy: config.trustProxy, https: tls?.pair });
 
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;
@@ -101,7 +110,8 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
       await hub.stop();
       await app.close();
       await ready.catch(() => undefined);
-      await pool.end();
+      await database.stop();
+      await Promise.all([pool.end(), streamPool.end()]);
       log.info('receiver stopped');
     },
   };

@@ -61,7 +61,7 @@ type Planned = { kind: 'gap'; nextOffset: number } | { kind: 'fresh'; request: S
  * the requests before it in the group, so a retry grouped with its original
  * stores nothing twice.
  */
-export async function loadStreams(pool: pg.Pool, table: TableSpec, requests: StreamRequest[]): Promise<StreamLoad[]> {
+export async function loadStreams(pool: pg.Pool, table: TableSpec, requests: StreamRequest[], deadlineMs = 0): Promise<StreamLoad[]> {
   return inTransaction(pool, async (client) => {
     const locked = await lockStreams(client, requests.map((r) => r.key));
     const committed = new Map(locked);
@@ -85,7 +85,7 @@ export async function loadStreams(pool: pg.Pool, table: TableSpec, requests: Str
       kind: 'loaded', fresh: p.fresh, copySeconds,
       result: { ...counts(p.fresh), duplicates: p.request.lines.length - p.fresh.length, next_offset: p.nextOffset },
     });
-  });
+  }, deadlineMs);
 }
 
 function streamId(key: StreamKey): string {
@@ -105,11 +105,11 @@ async function lockStreams(client: pg.PoolClient, keys: StreamKey[]): Promise<Ma
 }
 
 /** Loads lines that carry no offsets (Vector arrays): at-least-once, but all or nothing. */
-export async function loadUnordered(pool: pg.Pool, table: TableSpec, lines: LineOutcome[]): Promise<Loaded> {
+export async function loadUnordered(pool: pg.Pool, table: TableSpec, lines: LineOutcome[], deadlineMs = 0): Promise<Loaded> {
   return inTransaction(pool, async (client) => {
     const copySeconds = await store(client, table, [{ sourceId: null, lines }]);
     return { fresh: lines, copySeconds, result: { ...counts(lines), duplicates: 0, next_offset: null } };
-  });
+  }, deadlineMs);
 }
 
 function counts(lines: LineOutcome[]): { accepted: number; rejected: number } {

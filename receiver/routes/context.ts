@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Auth } from '../auth.js';
 import type { ReceiverConfig } from '../config.js';
 import type { ReceiverEvents } from '../events.js';
+import type { DatabaseProbe } from '../db/probe.js';
 import type { IngestQueue } from '../ingest/ingest-queue.js';
 import type { StreamHub } from '../stream/hub.js';
 
@@ -15,11 +16,13 @@ export interface ReceiverState {
 
 /** What every route module is built from. */
 export interface RouteContext {
-  config: Pick<ReceiverConfig, 'maxBodyBytes' | 'maxLineBytes' | 'maxRequestLines' | 'rejectRawBytes' | 'recordingBucket'>;
+  config: Pick<ReceiverConfig, 'maxBodyBytes' | 'maxLineBytes' | 'maxRequestLines' | 'rejectRawBytes' | 'recordingBucket' | 'databaseTimeoutMs'>;
   pool: pg.Pool;
   auth: Auth;
   events: ReceiverEvents;
   state: ReceiverState;
   hub: StreamHub;
   ingest: IngestQueue;
+  /** This replica's own view of whether PostgreSQL answers. */
+  database: DatabaseProbe;
 }

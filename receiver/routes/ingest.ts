@@ -5,7 +5,6 @@ import { CONTENT_TYPES, HEADERS, LINE_STREAMS, NDJSON_ALIASES, PATHS, type Inges
 import { grantOf } from '../access.js';
 import { assertMayWrite, type IngestGrant } from '../auth.js';
 import { RequestError } from '../errors.js';
-import { loadUnordered } from '../ingest/load.js';
 import { parseNdjson } from '../ingest/parse.js';
 import { TABLES } from '../ingest/records.js';
 import { parseVectorArray } from '../ingest/vector.js';
@@ -53,7 +52,7 @@ async function ingestVector(ctx: RouteContext, stream: LineStream, grant: Ingest
   const table = TABLES[stream];
   const lines = parseVectorArray(body, table, fallback, ctx.config);
   for (const ws of new Set(lines.map((l) => l.workspaceId))) assertMayWrite(grant, ws);
-  const loaded = await loadUnordered(ctx.pool, table, lines);
+  const loaded = await ctx.ingest.loadUnordered(table, lines);
   ctx.events.onLoaded(stream, table.table, loaded);
   if (loaded.fresh.length > 0) ctx.hub.published();
   return loaded.result;

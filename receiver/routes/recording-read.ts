@@ -25,6 +25,13 @@ async function* concatenated(store: ObjectStore, keys: string[]): AsyncGenerator
   for (const key of keys) for await (const chunk of await store.read(key)) yield chunk as Buffer;
 }
 
+/** The store's failures are answered as the store's (502), never mistaken for the database's. */
+function fromStore<T>(call: Promise<T>): Promise<T> {
+  return call.catch((err: unknown) => {
+    throw new RequestError('storage_unavailable', `the object store failed: ${(err as Error).message}`);
+  });
+}
+
 /** A generation is one segment of a key: never a path, never a header's end. */
 function generationParam(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
@@ -45,14 +52,14 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
     const key = parseS3Url(storagePath)?.key ?? '';
     const segments = /\/segments\/([^/]+)\/$/.exec(key);
     if (segments) return segments[1];
-    return (await store.metadata(key))?.[GENERATION_METADATA];
+    return (await fromStore(store.metadata(key)))?.[GENERATION_METADATA];
   }
 
   async function finalKeyOf(store: ObjectStore, ws: string, generation: string): Promise<string | undefined> {
     const primary = primaryFinalKey(ws);
-    if ((await store.metadata(primary))?.[GENERATION_METADATA] === generation) return primary;
+    if ((await fromStore(store.metadata(primary)))?.[GENERATION_METADATA] === generation) return primary;
     const own = generationFinalKey(ws, generation);
-    return (await store.metadata(own)) ? own : undefined;
+    return (await fromStore(store.metadata(own))) ? own : undefined;
   }
 
   app.get('/recordings/:workspace_id', { config: { access: 'read' } }, async (req, reply) => {
@@ -67,8 +74,8 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
     const growing = ref !== undefined && parseS3Url(ref.storage_path)?.key === segmentsPrefix(ws, generation);
     const finalKey = growing ? undefined : await finalKeyOf(s, ws, generation);
     reply.type(RECORDING_CONTENT_TYPE).header('x-recording-generation', generation);
-    if (finalKey) return reply.header('x-recording-source', 'final').send(await s.read(finalKey));
-    const segments = contiguousSegments(await s.list(segmentsPrefix(ws, generation)));
+    if (finalKey) return reply.header('x-recording-source', 'final').send(await fromStore(s.read(finalKey)));
+    const segments = contiguousSegments(await fromStore(s.list(segmentsPrefix(ws, generation))));
     if (segments.length === 0) throw new RequestError('not_found', `nothing of generation ${generation} is durable yet`);
     return reply
       .header('x-recording-source', 'segments')

@@ -51,7 +51,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (upsert.rowCount !== 1) return { updated: false, row: (await client.query<Ref>(SELECT_REF, [workspaceId])).rows[0]! };
       await publishBatch(client, 'recordings', [{ workspaceId, stored: 1, rejected: 0 }]);
       return { updated: true, row: upsert.rows[0]! };
-    });
+    }, ctx.config.databaseTimeoutMs);
     ctx.events.onRecordingRef(workspaceId, updated);
     if (updated) ctx.hub.published();
     return { storage_path: row.storage_path, last_sync_byte: Number(row.last_sync_byte), updated: updated };

@@ -8,7 +8,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/env.js';
 import { RECEIVER_SPEC, type ReceiverConfig } from '../../receiver/config.js';
-import { PING_TIMEOUT_MS } from '../../receiver/routes/health.js';
 import { loadShipperConfig } from '../../shipper/config.js';
 import { connects, type Pod } from './lib/network-policy.js';
 import { container, containerEnv, podSpec, type Container } from './lib/pod.js';
@@ -106,9 +105,9 @@ describe.each(overlays())('%s', (overlay) => {
     expect(endpoint.scheme ?? 'http').toBe(config.tlsCertFile ? 'https' : 'http');
   });
 
-  it('waits longer for /readyz than /readyz waits for PostgreSQL', () => {
-    // The default timeout (1 s) would read a slow database as a failed probe instead of /readyz's own 503.
-    expect(receiver.readinessProbe.timeoutSeconds * 1000).toBeGreaterThan(PING_TIMEOUT_MS);
+  it('gives /readyz time beyond a busy event loop\'s pause', () => {
+    // /readyz answers from the replica's own state, at once; the default timeout (1 s) would read a long GC pause as not ready.
+    expect(receiver.readinessProbe.timeoutSeconds).toBeGreaterThanOrEqual(2);
     expect(receiver.livenessProbe.timeoutSeconds).toBeGreaterThanOrEqual(1);
   });
 

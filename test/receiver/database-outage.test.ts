@@ -6,6 +6,7 @@ import pg from 'pg';
 import { startPostgres, type PostgresServer } from '../../dev/embedded-postgres.js';
 import { ndjson, postLines, request } from '../helpers/http.js';
 import { startTestReceiver } from '../helpers/receiver.js';
+import { waitFor } from '../helpers/wait.js';
 
 let server: PostgresServer;
 let base: string;
@@ -43,7 +44,9 @@ it('answers 503 while the database is down and recovers without a restart', asyn
   expect(down.status).toBe(503);
   expect(down.body.error).toBe('database_unavailable');
   expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
-  expect((await request(`${base}/readyz`, { token: null })).status).toBe(503);
+  // The replica's own probe finds it down within a few seconds, and says so.
+  await waitFor(async () => (await request(`${base}/readyz`, { token: null })).status === 503, '/readyz 503', 6_000);
+  expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/ferry_receiver_database_up 0/);
   // The first request was mid-COPY when the server stopped; nothing of it may be stored.
   const statuses = (await Promise.all(during)).map((r) => r.status);
   expect(statuses).toEqual([503, 503, 503, 503, 503]);
@@ -62,7 +65,8 @@ it('answers 503 while the database is down and recovers without a restart', asyn
   const { rows } = await db.query('SELECT command FROM command_log ORDER BY id');
   await db.end();
   expect(rows.map((r) => r.command)).toEqual(Array.from({ length: 50_100 }, (_, i) => `c${i}`));
-  expect((await request(`${base}/readyz`, { token: null })).status).toBe(200);
+  await waitFor(async () => (await request(`${base}/readyz`, { token: null })).status === 200, '/readyz 200', 6_000);
+  expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/ferry_receiver_database_up 1/);
 });
 
 it('starts before the database is there and becomes ready when it appears', async () => {

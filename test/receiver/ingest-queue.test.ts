@@ -20,7 +20,7 @@ beforeAll(async () => {
   db = queryPool(await freshDatabase());
   await migrate(db);
   groups = [];
-  queue = createIngestQueue(db, { concurrency: 1, groupLines: 1_000, onGroup: (n) => groups.push(n) });
+  queue = createIngestQueue(db, { concurrency: 1, groupLines: 1_000, deadlineMs: 0, onGroup: (n) => groups.push(n) });
 });
 
 function commands(...names: string[]): string {

@@ -86,6 +86,10 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
       log.warn({ err: err instanceof Error ? err.message : String(err), attempt }, 'PostgreSQL not reachable yet; retrying');
     },
     onCertificate(info, how) {
+      // Both outcomes from 0 as soon as TLS is on: a broken pair is counted
+      // once, and increase() takes a series' first sample as its base, so a
+      // series born at 1 would never show that failure to the alert.
+      if (how === 'loaded') for (const outcome of ['renewed', 'failed']) certificateRenewals.inc({ outcome }, 0);
       certificateExpiry.reset();
       certificateExpiry.set({ serial: info.serial }, info.notAfter.getTime() / 1000);
       if (how === 'renewed') certificateRenewals.inc({ outcome: 'renewed' });

@@ -1,11 +1,13 @@
 // The translation as `ferry-shipper from-vector` prints it: a pod-spec
-// fragment in YAML (the ferry-shipper container with its env, its volumes),
-// then what was not needed and what was not translated, as YAML comments, so
+// fragment in YAML (pod-spec.ts: the ferry-shipper container with its env,
+// its volume and the pod settings it needs), then what was not needed and
+// what was not translated, as YAML comments, so
 // that the whole output can be pasted or parsed.
 
 import type { Setting } from '../../shared/env.js';
 import { batchSettings, SHIPPER_SPEC } from '../config.js';
 import { kubernetesText, literalText, soleVariable, variablesOf } from './interpolation.js';
+import { podSpec } from './pod-spec.js';
 import type { EnvEntry, Finding, Pipeline, Translation } from './translate.js';
 
 const WIDTH = 100;
@@ -38,8 +40,7 @@ function entryLines(e: EnvEntry, pipelines: Pipeline[]): string[] {
   if (e.value) lines.push(`${pad}  value: ${JSON.stringify(kubernetesText(e.value))}`);
   if (e.fieldRef) lines.push(`${pad}  valueFrom:`, `${pad}    fieldRef:`, `${pad}      fieldPath: ${e.fieldRef}`);
   if (e.secret) {
-    lines.push(`${pad}  valueFrom:`, `${pad}    secretKeyRef:`, `${pad}      name: ${e.secret.name}`, `${pad}      key: ${e.secret.key}`);
-    if (e.secret.optional) lines.push(`${pad}      optional: true`);
+    lines.push(`${pad}  valueFrom:`, `${pad}    secretKeyRef:`, `${pad}      name: ${e.secret.name}`, `${pad}      key: ${e.secret.key}`, `${pad}      optional: true`);
   }
   return lines;
 }
@@ -65,41 +66,20 @@ export function report(file: string, t: Translation): string {
   const kept = t.env.filter((e) => e.value && soleVariable(e.value) === e.name);
   const printed = t.env.filter((e) => !kept.includes(e));
   const referenced = [...new Set(printed.flatMap((e) => (e.value ? variablesOf(e.value) : [])))].filter((v) => !kept.some((k) => k.name === v));
-  const runtimeDir = t.runtimeDir ?? SHIPPER_SPEC.runtimeDir.fallback!.value;
+  const env: string[] = [];
+  if (kept.length + referenced.length > 0) {
+    env.push(...wrap('        # ', 'Carry these entries of the vector container\'s env over as they are, first (the Vector config reads them as ${NAME}):'));
+    for (const e of kept) env.push(...wrap(`        #   ${e.name.padEnd(22)} `, `from ${e.from.join(', ')}${e.name === SHIPPER_SPEC.receiverUrl.env ? ' (it must now reach ferry-receiver)' : ''}`, `        #   ${''.padEnd(22)} `));
+    for (const v of referenced) env.push(`        #   ${v.padEnd(22)} referenced as $(${v}) below`);
+  }
+  for (const e of printed) env.push(...entryLines(e, t.pipelines));
 
   const lines = [
     `# ferry-shipper from-vector ${file}`,
     `# ${count(translated, 'setting')} translated, ${t.notNeeded.length} not needed with ferry, ${t.untranslated.length} not translated.`,
     '#',
-    ...wrap('# ', 'ferry-shipper goes into the workspace pod in place of the vector container (and its preStop hook) and the vector-config volume. Probes, resources and securityContext: k8s/workspace/native/pod.yaml.'),
-    'spec:',
-    '  initContainers:',
-    ...wrap('    # ', 'A native sidecar (Kubernetes 1.29+): it starts before the workspace and stops after it, so its drain on SIGTERM sees the last lines. On older clusters it goes under containers, with the preStop hook ["node", "/app/dist/shipper/prestop.js"].'),
-    '    - name: ferry-shipper',
-    '      image: <registry>/ferry:<version>',
-    '      restartPolicy: Always',
-    '      command: ["node", "/app/dist/shipper/main.js"]',
-    '      env:',
-  ];
-  if (kept.length + referenced.length > 0) {
-    lines.push(...wrap('        # ', 'Carry these entries of the vector container\'s env over as they are, first (the Vector config reads them as ${NAME}):'));
-    for (const e of kept) lines.push(...wrap(`        #   ${e.name.padEnd(22)} `, `from ${e.from.join(', ')}${e.name === SHIPPER_SPEC.receiverUrl.env ? ' (it must now reach ferry-receiver)' : ''}`, `        #   ${''.padEnd(22)} `));
-    for (const v of referenced) lines.push(`        #   ${v.padEnd(22)} referenced as $(${v}) below`);
-  }
-  for (const e of printed) lines.push(...entryLines(e, t.pipelines));
-  lines.push(
-    '      volumeMounts:',
-    '        # The volume the workspace writes into, read-only: ferry never writes there.',
-    '        - name: runtime',
-    `          mountPath: ${runtimeDir}`,
-    '          readOnly: true',
-    '        # Checkpoints, in a volume of the shipper\'s own.',
-    '        - name: ferry-state',
-    `          mountPath: ${SHIPPER_SPEC.stateDir.fallback!.value}`,
-    '  volumes:',
-    '    - name: ferry-state',
-    '      emptyDir:',
-    '        sizeLimit: 16Mi',
+    ...wrap('# ', 'ferry-shipper goes into the workspace pod in place of the vector container (and its preStop hook) and the vector-config volume, as in k8s/workspace/classic/pod.yaml; merge the pod-level settings into the pod\'s own.'),
+    ...podSpec(env, t.runtimeDir ?? SHIPPER_SPEC.runtimeDir.fallback!.value),
     '',
     t.pipelines.length === 0 ? '# Pipelines: none.' : '# Pipelines (PIPELINES):',
     ...t.pipelines.map((p) => `#   ${p.name.padEnd(10)} ${p.route.join(' → ')} (/ingest/${p.stream})`),
@@ -107,6 +87,6 @@ export function report(file: string, t: Translation): string {
     ...findings('Not needed with ferry', t.notNeeded),
     '',
     ...findings('Not translated', t.untranslated),
-  );
+  ];
   return `${lines.join('\n')}\n`;
 }

@@ -16,7 +16,8 @@ import { literal, literalText, parseTemplate, vectorText, withoutSuffix, type Te
 export interface EnvEntry {
   name: string;
   value?: Template;
-  secret?: { name: string; key: string; optional?: boolean };
+  /** Always optional (k8s/workspace/classic/pod.yaml): a missing Secret leaves the variable unset. */
+  secret?: { name: string; key: string };
   fieldRef?: string;
   /** The Vector settings it came from. */
   from: string[];
@@ -279,8 +280,8 @@ const GLOBAL_NOT_NEEDED: Record<string, string> = {
 
 // --- the translation --------------------------------------------------------
 
-/** The order variables are printed in: the shipper's own table, AWS credentials beside the S3 settings, batch limits last. */
-const ENV_ORDER = Object.values(SHIPPER_SPEC).map((s) => s.env).flatMap((name) => (name === SHIPPER_SPEC.s3ForcePathStyle.env ? [name, 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] : [name]));
+/** The order variables are printed in: the shipper's own table, the access key id (read by the AWS SDK alone) before the secret key, batch limits last. */
+const ENV_ORDER = Object.values(SHIPPER_SPEC).map((s) => s.env).flatMap((name) => (name === SHIPPER_SPEC.awsSecretSet.env ? ['AWS_ACCESS_KEY_ID', name] : [name]));
 const envRank = (name: string) => (ENV_ORDER.includes(name) ? ENV_ORDER.indexOf(name) : ENV_ORDER.length);
 
 /** `<base>/ingest/<stream>` as base and stream. */
@@ -444,7 +445,7 @@ export function translate(config: Table): Translation {
   if (!env.has('INGEST_TOKEN')) env.set('INGEST_TOKEN', { name: 'INGEST_TOKEN', secret: { name: 'ferry-shipper-credentials', key: 'INGEST_TOKEN' }, from: [], why: 'new: ferry-receiver takes a bearer token, the shared one or the workspace\'s own' });
   if (env.has(SHIPPER_SPEC.recordingBucket.env)) {
     for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
-      if (!env.has(key)) env.set(key, { name: key, secret: { name: 'ferry-shipper-credentials', key, optional: true }, from: [], why: 'the S3 credentials the vector container had from its Secret; optional with a role-based identity' });
+      if (!env.has(key)) env.set(key, { name: key, secret: { name: 'ferry-shipper-credentials', key }, from: [], why: 'the S3 credentials the vector container had from its Secret; unset with a role-based identity' });
     }
   }
   out.env = [...env.values()].sort((a, b) => envRank(a.name) - envRank(b.name));

@@ -45,6 +45,9 @@ describe('serving HTTPS', () => {
     }
     const metrics = (await getOverTls(`${receiver.url}/metrics`, [ca.certFile])).text;
     expect(metrics).toContain(`ferry_receiver_tls_certificate_expiry_timestamp_seconds{serial="${cert.serial}"} ${await expirySeconds(cert)}`);
+    // From 0, so that the alerts' increase() sees the first renewal and the first failure.
+    expect(metrics).toContain('ferry_receiver_tls_certificate_renewals_total{outcome="renewed"} 0');
+    expect(metrics).toContain('ferry_receiver_tls_certificate_renewals_total{outcome="failed"} 0');
     // Plain HTTP on the port gets no answer.
     await expect(fetch(`${receiver.url.replace('https:', 'http:')}/healthz`)).rejects.toThrow();
   });

@@ -1,10 +1,12 @@
 // `ferry-shipper from-vector <vector.toml>`: the platform's Vector config
 // translates completely (exit 0) into a pod-spec fragment that the Kubernetes
-// API and the shipper's own configuration both accept; what ferry cannot do
+// API and the shipper's own configuration both accept, in the form the
+// project recommends (k8s/workspace/classic/pod.yaml, whose settings it
+// repeats: the image does not hold the manifests); what ferry cannot do
 // is named with its reason (exit 1); a file that is not TOML names its line
 // (exit 2).
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +21,7 @@ import { run, SHIPPER_BIN, type Exited } from '../helpers/process.js';
 import { schemaErrors, unknownFieldErrors } from '../k8s/lib/validate.js';
 
 const PLATFORM = fileURLToPath(new URL('../../docs/vector.toml', import.meta.url));
+const CLASSIC_POD = new URL('../../k8s/workspace/classic/pod.yaml', import.meta.url);
 
 let dir: string;
 beforeAll(async () => {
@@ -36,10 +39,13 @@ async function fromVector(toml: string): Promise<Exited> {
 }
 
 interface EnvVar { name: string; value?: string; valueFrom?: Record<string, Record<string, unknown>> }
+interface Container { name: string; image: string; command: string[]; env: EnvVar[]; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>; [field: string]: unknown }
 interface Fragment {
+  metadata: { labels: Record<string, string> };
   spec: {
-    initContainers: Array<{ name: string; restartPolicy: string; command: string[]; env: EnvVar[]; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }> }>;
+    containers: Container[];
     volumes: Array<{ name: string; emptyDir?: object }>;
+    [field: string]: unknown;
   };
 }
 
@@ -62,10 +68,12 @@ describe('ferry-shipper from-vector', () => {
     expect(out.stdout).toMatch(/#   DASHBOARD_SERVICE_URL +from sinks\.commands_to_dashboard\.uri/);
     expect(out.stdout).toMatch(/#   RECORDING_BUCKET +from sinks\.cast_to_s3\.bucket/);
 
-    const { spec } = parseYaml(out.stdout) as Fragment;
-    const [shipper] = spec.initContainers;
-    expect(shipper!.restartPolicy).toBe('Always');
+    const { metadata, spec } = parseYaml(out.stdout) as Fragment;
+    expect(spec.initContainers).toBeUndefined();
+    const [shipper] = spec.containers;
+    expect(shipper!.restartPolicy).toBeUndefined();
     expect(shipper!.command).toEqual(['node', '/app/dist/shipper/main.js']);
+    expect(shipper!.lifecycle).toEqual({ preStop: { exec: { command: ['node', '/app/dist/shipper/prestop.js'] } } });
     expect(shipper!.volumeMounts).toEqual([
       { name: 'runtime', mountPath: '/workshop/runtime', readOnly: true },
       { name: 'ferry-state', mountPath: '/var/lib/ferry' },
@@ -80,15 +88,17 @@ describe('ferry-shipper from-vector', () => {
       EVENTS_BATCH_MAX_EVENTS: '10',
       LLM_BATCH_MAX_EVENTS: '10',
     });
-    expect(shipper!.env.find((e) => e.name === 'INGEST_TOKEN')!.valueFrom).toEqual({ secretKeyRef: { name: 'ferry-shipper-credentials', key: 'INGEST_TOKEN' } });
+    expect(shipper!.env.find((e) => e.name === 'INGEST_TOKEN')!.valueFrom).toEqual({ secretKeyRef: { name: 'ferry-shipper-credentials', key: 'INGEST_TOKEN', optional: true } });
 
     // The fragment in the platform's pod is a Pod the API accepts...
     const pod = {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'workshop-workspace-abc123' },
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'workshop-workspace-abc123', labels: { 'app.kubernetes.io/name': 'workshop-workspace', ...metadata.labels } },
       spec: {
         ...spec,
-        initContainers: spec.initContainers.map((c) => ({ ...c, image: 'ferry:0.1.0', env: [{ name: 'WORKSPACE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, ...c.env] })),
-        containers: [{ name: 'workspace', image: 'myorg/kubernetes-101:step-1-intro', volumeMounts: [{ name: 'runtime', mountPath: '/workshop/runtime' }] }],
+        containers: [
+          { name: 'workspace', image: 'myorg/kubernetes-101:step-1-intro', volumeMounts: [{ name: 'runtime', mountPath: '/workshop/runtime' }] },
+          ...spec.containers.map((c) => ({ ...c, image: 'ferry:0.1.0', env: [{ name: 'WORKSPACE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, ...c.env] })),
+        ],
         volumes: [{ name: 'runtime', emptyDir: {} }, ...spec.volumes],
       },
     };
@@ -99,6 +109,25 @@ describe('ferry-shipper from-vector', () => {
     const config = loadShipperConfig((s) => loadConfig(s, env));
     expect(config.pipelines.map((p) => p.file)).toEqual(['command-log.jsonl', 'state-events.jsonl', 'llm-history.jsonl']);
     expect(Object.fromEntries(Object.entries(config.batches).map(([name, b]) => [name, b.maxEvents]))).toEqual({ commands: 100, events: 10, llm: 10 });
+  });
+
+  it('prints the shipper as k8s/workspace/classic/pod.yaml has it: a regular container after the workspace, and the pod settings it needs', async () => {
+    const out = await run(SHIPPER_BIN, ['from-vector', PLATFORM], {});
+    const printed = parseYaml(out.stdout) as Fragment;
+    const manifest = parseYaml(await readFile(CLASSIC_POD, 'utf8')) as Fragment;
+    const [shipper] = printed.spec.containers;
+    const model = manifest.spec.containers.find((c) => c.name === 'ferry-shipper')!;
+    expect(manifest.spec.containers.map((c) => c.name)).toEqual(['workspace', 'ferry-shipper']);
+    // The container whole, but for what depends on the Vector config or the registry.
+    const settings = ({ env: _env, image: _image, ...rest }: Container) => rest;
+    expect(settings(shipper!)).toEqual(settings(model));
+    // Its Secret references as the manifest's (optional), and the pod's settings with the manifest's values.
+    for (const e of shipper!.env.filter((v) => v.valueFrom?.secretKeyRef)) expect(e, e.name).toEqual(model.env.find((m) => m.name === e.name));
+    const { containers: _containers, volumes, ...podSettings } = printed.spec;
+    expect(Object.keys(podSettings).sort()).toEqual(['automountServiceAccountToken', 'securityContext', 'terminationGracePeriodSeconds']);
+    expect(manifest.spec).toMatchObject(podSettings);
+    expect(manifest.metadata.labels).toMatchObject(printed.metadata.labels);
+    expect(volumes).toEqual(manifest.spec.volumes.filter((v) => v.name === 'ferry-state'));
   });
 
   it('names a remap transform that does more than add workspace_id, and why: exit 1', async () => {
@@ -157,7 +186,7 @@ endpoints = ["http://search:9200"]
     expect(untranslated).toContain('#   sinks.to_dashboard.batch.max_events = 5000000 COMMANDS_BATCH_MAX_EVENTS must be an integer from 1 to 1000000');
     // What could be translated was: a workspace id from another variable, a literal URL, the token.
     const { spec } = parseYaml(out.stdout) as Fragment;
-    const env = Object.fromEntries(spec.initContainers[0]!.env.map((e) => [e.name, e.value]));
+    const env = Object.fromEntries(spec.containers[0]!.env.map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ WORKSPACE_ID: '$(POD_NAME)', DASHBOARD_SERVICE_URL: 'https://dashboard.example.com', INGEST_TOKEN: '$(DASHBOARD_TOKEN)', REQUEST_TIMEOUT_MS: '10000' });
     expect(out.stdout).toMatch(/#   POD_NAME +referenced as \$\(POD_NAME\) below/);
     expect(unwrapped(out.stdout)).toContain('#   data_dir = "/var/lib/vector" checkpoints live in STATE_DIR');

@@ -9,14 +9,20 @@ import { createRegistry } from '../shared/metrics.js';
 import { createAuth } from './auth.js';
 import type { ReceiverConfig } from './config.js';
 import { migrate } from './db/migrate.js';
+import { createPartitionMaintenance } from './db/partition-maintenance.js';
+import { partitionPolicy } from './db/partitions.js';
 import { createPool, isDatabaseUnavailable } from './db/pool.js';
 import { createIngestQueue } from './ingest/ingest-queue.js';
+import { createTimeWindow } from './ingest/time-window.js';
 import { createReceiverEvents } from './observe.js';
 import type { ReceiverState } from './routes/context.js';
 import { createServer } from './server.js';
 import { createStreamHub } from './stream/hub.js';
 
 const MIGRATE_RETRY_MS = { first: 250, max: 5_000 };
+
+/** Another replica's partition maintenance held a lock longer than ours waits (lock_timeout): try again. */
+const isLockTimeout = (err: unknown) => (err as { code?: unknown }).code === '55P03';
 
 export interface RunningReceiver {
   url: string;
@@ -42,7 +48,10 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
     clientBufferBytes: config.streamClientBufferBytes,
   }, events);
   const ingest = createIngestQueue(pool, { concurrency: config.ingestConcurrency, groupLines: config.maxRequestLines, onGroup: events.onIngestGroup });
-  const app = createServer({ config, pool, auth, events, state, hub, ingest }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config });
+  const policy = partitionPolicy(config);
+  const partitions = createPartitionMaintenance(pool, policy, events);
+  const window = createTimeWindow(policy, partitions.partitions);
+  const app = createServer({ config, pool, auth, events, state, hub, ingest, window }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config });
 
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;
@@ -55,12 +64,15 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
     for (let attempt = 1, wait = MIGRATE_RETRY_MS.first; !state.shuttingDown; attempt++, wait = Math.min(wait * 2, MIGRATE_RETRY_MS.max)) {
       try {
         events.onMigrated(await migrate(pool));
+        // Rows may be stamped up to a day ahead: their partitions must exist before the first request.
+        await partitions.prepare();
         state.migrated = true;
         await hub.start();
         state.streaming = true;
+        partitions.start();
         return;
       } catch (err) {
-        if (!isDatabaseUnavailable(err)) throw err;
+        if (!isDatabaseUnavailable(err) && !isLockTimeout(err)) throw err;
         events.onDatabaseWait(err, attempt);
         await new Promise((r) => setTimeout(r, wait));
       }
@@ -75,6 +87,7 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
       await hub.stop();
       await app.close();
       await ready.catch(() => undefined);
+      await partitions.stop();
       await pool.end();
       log.info('receiver stopped');
     },

@@ -3,6 +3,7 @@ import type { Auth } from '../auth.js';
 import type { ReceiverConfig } from '../config.js';
 import type { ReceiverEvents } from '../events.js';
 import type { IngestQueue } from '../ingest/ingest-queue.js';
+import type { TimeWindow } from '../ingest/time-window.js';
 import type { StreamHub } from '../stream/hub.js';
 
 /** Live state the routes read: is the schema there, is the stream running, is the process stopping. */
@@ -22,4 +23,5 @@ export interface RouteContext {
   state: ReceiverState;
   hub: StreamHub;
   ingest: IngestQueue;
+  window: TimeWindow;
 }

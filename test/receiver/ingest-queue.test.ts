@@ -4,13 +4,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { migrate } from '../../receiver/db/migrate.js';
+import { partitionPolicy } from '../../receiver/db/partitions.js';
 import { createIngestQueue, type IngestQueue } from '../../receiver/ingest/ingest-queue.js';
 import type { StreamLoad, StreamRequest } from '../../receiver/ingest/load.js';
 import { parseNdjson, type ParseLimits } from '../../receiver/ingest/parse.js';
 import { TABLES } from '../../receiver/ingest/records.js';
+import { createTimeWindow } from '../../receiver/ingest/time-window.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
+import { KEEP_FOREVER } from '../helpers/receiver.js';
 
-const LIMITS: ParseLimits = { maxLineBytes: 1 << 20, maxRequestLines: 10_000, rejectRawBytes: 64 };
+const POLICY = partitionPolicy({ ...KEEP_FOREVER, partitionIntervalHours: 24, maxFutureSeconds: 86_400 });
+const LIMITS: ParseLimits = { maxLineBytes: 1 << 20, maxRequestLines: 10_000, rejectRawBytes: 64, window: createTimeWindow(POLICY, () => []) };
 
 let db: pg.Pool;
 let groups: number[];

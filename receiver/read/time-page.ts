@@ -87,8 +87,9 @@ export function timePageQuery(t: TimeTable, workspaceId: string, q: PageQuery): 
   }
   params.push(limit + 1);
   const dir = desc ? 'DESC' : 'ASC';
+  // The table's own column, not the text output column of the same name: only the column's order is the index's (and the partitions').
   const sql = `SELECT id, ${t.columns.join(', ')}, ${isoTime(t.time)} AS ${t.time}, ${t.time}::text AS cursor_time
-    FROM ${t.table} WHERE ${where.join(' AND ')} ORDER BY ${t.time} ${dir}, id ${dir} LIMIT $${params.length}`;
+    FROM ${t.table} WHERE ${where.join(' AND ')} ORDER BY ${t.table}.${t.time} ${dir}, id ${dir} LIMIT $${params.length}`;
   return { sql, params, limit };
 }
 

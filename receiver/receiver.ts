@@ -63,9 +63,10 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
   const ready = (async () => {
     for (let attempt = 1, wait = MIGRATE_RETRY_MS.first; !state.shuttingDown; attempt++, wait = Math.min(wait * 2, MIGRATE_RETRY_MS.max)) {
       try {
-        events.onMigrated(await migrate(pool));
+        const applied = await migrate(pool);
         // Rows may be stamped up to a day ahead: their partitions must exist before the first request.
         await partitions.prepare();
+        events.onMigrated(applied);
         state.migrated = true;
         await hub.start();
         state.streaming = true;

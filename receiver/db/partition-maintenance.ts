@@ -33,7 +33,7 @@ export interface PartitionMaintenance {
   prepare(now?: number): Promise<void>;
   /** One whole run: create, drop, report. A failing step is reported and the next one still runs. */
   run(now?: number): Promise<void>;
-  /** Runs every MAINTENANCE_PERIOD_MS from now on. */
+  /** Runs now (in the background), then every MAINTENANCE_PERIOD_MS. */
   start(): void;
   /** No further runs; waits for one in progress. */
   stop(): Promise<void>;
@@ -85,19 +85,20 @@ export function createPartitionMaintenance(pool: pg.Pool, policy: PartitionPolic
     });
   }
 
-  const schedule = () => {
+  const runThenWait = () => {
     if (stopped) return;
-    timer = setTimeout(() => {
-      running = run().finally(schedule);
-    }, MAINTENANCE_PERIOD_MS);
-    timer.unref();
+    running = run().finally(() => {
+      if (stopped) return;
+      timer = setTimeout(runThenWait, MAINTENANCE_PERIOD_MS);
+      timer.unref();
+    });
   };
 
   return {
     partitions: () => view,
     prepare,
     run,
-    start: schedule,
+    start: runThenWait,
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -14,6 +14,7 @@
 import type pg from 'pg';
 import type { ReceiverConfig } from '../config.js';
 import { withMigrationLock } from './migrate.js';
+import { inTransaction } from './transaction.js';
 
 export const PARTITIONED_TABLES = ['command_log', 'state_timeline', 'llm_interactions', 'ingest_rejects'] as const;
 export type PartitionedTable = (typeof PARTITIONED_TABLES)[number];
@@ -158,9 +159,15 @@ async function retire(pool: pg.Pool, policy: PartitionPolicy, now: number): Prom
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 /** SQLSTATEs of a detach another run is doing or has done: "already pending detach", "not a partition" or gone. */
 const DETACH_RACES = new Set(['55000', '42P01']);
+const sqlState = (err: unknown) => String((err as { code?: unknown }).code ?? '');
 
-/** Detaches (or finishes detaching) one retired partition and drops it; false when another run holds it for now. */
-async function drop(pool: pg.Pool, r: Retired): Promise<boolean> {
+/**
+ * Detaches (or finishes detaching) one retired partition and drops it.
+ * `busy`: another run is detaching a partition of the same table (only one
+ * may be pending at a time), so this one waits for the next run; `gone`:
+ * another run dropped it first.
+ */
+async function drop(pool: pg.Pool, r: Retired): Promise<'dropped' | 'gone' | 'busy'> {
   const state = async () => (await pool.query<{ exists: boolean; attached: boolean; detaching: boolean }>(`
     SELECT to_regclass($1) IS NOT NULL AS exists, i.inhrelid IS NOT NULL AS attached, coalesce(i.inhdetachpending, false) AS detaching
     FROM (SELECT 1) AS one LEFT JOIN pg_inherits i ON i.inhrelid = to_regclass($1) AND i.inhparent = to_regclass($2)`, [r.partition, r.parent])).rows[0]!;
@@ -169,27 +176,27 @@ async function drop(pool: pg.Pool, r: Retired): Promise<boolean> {
     try {
       await pool.query(`ALTER TABLE ${ident(r.parent)} DETACH PARTITION ${ident(r.partition)} ${s.detaching ? 'FINALIZE' : 'CONCURRENTLY'}`);
     } catch (err) {
-      if (!DETACH_RACES.has((err as { code?: string }).code ?? '')) throw err;
+      if (!DETACH_RACES.has(sqlState(err))) throw err;
     }
     s = await state();
-    if (s.attached) return false;
+    if (s.attached) return 'busy';
   }
-  if (s.exists) {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-      await client.query(`DROP TABLE IF EXISTS ${ident(r.partition)}`);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  }
+  const outcome = s.exists ? await dropTable(pool, r.partition) : 'gone';
   await pool.query('DELETE FROM ferry_retired_partitions WHERE partition = $1', [r.partition]);
-  return true;
+  return outcome;
+}
+/** Drops a detached table, which nobody uses: it gives up rather than queue for a lock. */
+async function dropTable(pool: pg.Pool, name: string): Promise<'dropped' | 'gone'> {
+  try {
+    await inTransaction(pool, async (client) => {
+      await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      await client.query(`DROP TABLE ${ident(name)}`);
+    });
+    return 'dropped';
+  } catch (err) {
+    if (sqlState(err) === '42P01') return 'gone';
+    throw err;
+  }
 }
 
 /**
@@ -199,7 +206,7 @@ async function drop(pool: pg.Pool, r: Retired): Promise<boolean> {
  */
 export async function applyRetention(pool: pg.Pool, policy: PartitionPolicy, now: number): Promise<Retired[]> {
   const dropped: Retired[] = [];
-  for (const r of await retire(pool, policy, now)) if (await drop(pool, r)) dropped.push(r);
+  for (const r of await retire(pool, policy, now)) if ((await drop(pool, r)) === 'dropped') dropped.push(r);
   return dropped;
 }
 

@@ -11,6 +11,8 @@ export const TOKEN_SECRET = 'test-token-secret';
 export const READ_TOKEN = 'test-read-token';
 
 export const KEEP_FOREVER = { commandLogRetentionDays: 0, stateTimelineRetentionDays: 0, llmInteractionsRetentionDays: 0, ingestRejectsRetentionDays: 0 } satisfies Partial<ReceiverConfig>;
+/** The same for a receiver process. */
+export const KEEP_FOREVER_ENV = { COMMAND_LOG_RETENTION_DAYS: '0', STATE_TIMELINE_RETENTION_DAYS: '0', LLM_INTERACTIONS_RETENTION_DAYS: '0', INGEST_REJECTS_RETENTION_DAYS: '0' };
 
 export function receiverConfig(databaseUrl: string, overrides: Partial<ReceiverConfig> = {}): ReceiverConfig {
   return {

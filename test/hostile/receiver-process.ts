@@ -2,7 +2,7 @@
 // (in-process, the test runner's own heap would be counted too).
 
 import { readFileSync } from 'node:fs';
-import { INGEST_TOKEN, READ_TOKEN, TOKEN_SECRET } from '../helpers/receiver.js';
+import { INGEST_TOKEN, KEEP_FOREVER_ENV, READ_TOKEN, TOKEN_SECRET } from '../helpers/receiver.js';
 import { RECEIVER_BIN, start, type Running } from '../helpers/process.js';
 
 export interface ReceiverProcess extends Running {
@@ -15,10 +15,7 @@ export interface ReceiverProcess extends Running {
 export async function startReceiverProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<ReceiverProcess> {
   const running = start(RECEIVER_BIN, [], {
     DATABASE_URL: databaseUrl, INGEST_TOKEN, INGEST_TOKEN_SECRET: TOKEN_SECRET, READ_TOKEN,
-    HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info',
-    // The corpus has fixed dates, which a retention would make too old as the calendar moves on.
-    COMMAND_LOG_RETENTION_DAYS: '0', STATE_TIMELINE_RETENTION_DAYS: '0', LLM_INTERACTIONS_RETENTION_DAYS: '0', INGEST_REJECTS_RETENTION_DAYS: '0',
-    ...env,
+    HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...KEEP_FOREVER_ENV, ...env,
   });
   const url = await readyUrl(running);
   return {

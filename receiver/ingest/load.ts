@@ -153,6 +153,7 @@ function countsByWorkspace(lines: LineOutcome[]): BatchCount[] {
     const c = counts.get(line.workspaceId) ?? { workspaceId: line.workspaceId, stored: 0, rejected: 0 };
     if (line.reject) c.rejected++;
     else c.stored++;
+    if (line.time !== undefined && (c.newest === undefined || line.time > c.newest)) c.newest = line.time;
     counts.set(line.workspaceId, c);
   }
   return [...counts.values()];

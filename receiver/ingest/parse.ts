@@ -27,16 +27,18 @@ export interface LineOutcome {
   /** Workspace the line belongs to. */
   workspaceId: string;
   row?: string;
+  /** The row's time (timestamp.ts's text). */
+  time?: string;
   status?: StatusEvent;
   reject?: Reject;
 }
 
 /** What one line became, before it is placed: a row (with its status event, for state events) or a reject. */
-export type Judged = Pick<LineOutcome, 'row' | 'status' | 'reject'>;
+export type Judged = Pick<LineOutcome, 'row' | 'time' | 'status' | 'reject'>;
 
 /** An outcome with every field present, so all of a body's outcomes share one shape. */
 export function placed(offset: number | null, end: number | null, workspaceId: string, judged: Judged): LineOutcome {
-  return { offset, end, workspaceId, row: judged.row, status: judged.status, reject: judged.reject };
+  return { offset, end, workspaceId, row: judged.row, time: judged.time, status: judged.status, reject: judged.reject };
 }
 
 export interface ParseLimits {

@@ -185,6 +185,7 @@ async function drop(pool: pg.Pool, r: Retired): Promise<'dropped' | 'gone' | 'bu
   await pool.query('DELETE FROM ferry_retired_partitions WHERE partition = $1', [r.partition]);
   return outcome;
 }
+
 /** Drops a detached table, which nobody uses: it gives up rather than queue for a lock. */
 async function dropTable(pool: pg.Pool, name: string): Promise<'dropped' | 'gone'> {
   try {

@@ -128,7 +128,7 @@ async function store(client: pg.PoolClient, table: TableSpec, sources: SourceLin
   const lines = sources.flatMap((s) => s.lines);
   await foldIntoStatus(client, lines);
   const started = performance.now();
-  const rows = inIndexOrder(lines.filter((l) => l.row !== undefined)).map((l) => l.row!);
+  const rows = inIndexOrder(sources).filter((l) => l.row !== undefined).map((l) => l.row!);
   if (rows.length > 0) await pipeline(Readable.from(copyChunks(rows)), client.query(copyFrom(table.copySql)));
   const copySeconds = (performance.now() - started) / 1000;
   for (const source of sources) await insertRejects(client, table.stream, source.sourceId, source.lines.filter((l) => l.reject));
@@ -136,15 +136,20 @@ async function store(client: pg.PoolClient, table: TableSpec, sources: SourceLin
   return copySeconds;
 }
 
+const byWorkspace = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+
 /**
- * The rows of a group by workspace, so the COPY walks the (workspace_id,
- * time) index once instead of jumping between workspaces. The sort is stable:
- * within a workspace the rows keep their file order, and so their ids (a
- * file is written in time order, so this is the index order too).
+ * The lines of a group by workspace, so the COPY walks the (workspace_id,
+ * time) index once instead of jumping between workspaces. A native request
+ * is one workspace's lines, so ordering the requests is enough; a Vector
+ * array's lines are sorted themselves. Both sorts are stable: within a
+ * workspace the rows keep their file order, and so their ids (a file is
+ * written in time order, so this is the index order too).
  */
-function inIndexOrder(lines: LineOutcome[]): LineOutcome[] {
-  const ordered = lines.every((l, i) => i === 0 || lines[i - 1]!.workspaceId <= l.workspaceId);
-  return ordered ? lines : [...lines].sort((a, b) => (a.workspaceId < b.workspaceId ? -1 : a.workspaceId > b.workspaceId ? 1 : 0));
+function inIndexOrder(sources: SourceLines[]): LineOutcome[] {
+  if (sources.length === 1 && sources[0]!.sourceId !== null) return sources[0]!.lines;
+  if (sources.every((s) => s.sourceId !== null)) return [...sources].sort(byWorkspace((s) => s.lines[0]?.workspaceId ?? '')).flatMap((s) => s.lines);
+  return sources.flatMap((s) => s.lines).sort(byWorkspace((l) => l.workspaceId));
 }
 
 function countsByWorkspace(lines: LineOutcome[]): BatchCount[] {

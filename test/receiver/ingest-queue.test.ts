@@ -72,6 +72,19 @@ describe('the ingest queue', () => {
     expect(await stored('q-c')).toEqual(['c1', 'c2', 'c3']);
   });
 
+  it("writes a group's rows workspace by workspace, each workspace's in file order", async () => {
+    groups.length = 0;
+    await loadTogether([
+      await request('o-0', commands('first')),
+      await request('o-c', commands('c1', 'c2')),
+      await request('o-a', commands('a1', 'a2', 'a3')),
+      await request('o-b', commands('b1')),
+    ]);
+    expect(groups).toEqual([1, 3]);
+    const { rows } = await db.query("SELECT workspace_id, command FROM command_log WHERE workspace_id LIKE 'o-%' ORDER BY id");
+    expect(rows.map((r) => r.command)).toEqual(['first', 'a1', 'a2', 'a3', 'b1', 'c1', 'c2']);
+  });
+
   it('answers a gap inside a group to that request alone', async () => {
     groups.length = 0;
     const loads = await loadTogether([

@@ -15,11 +15,8 @@ import { tableBytes } from '../../receiver/db/partitions.js';
 import { copyChunks } from '../../receiver/ingest/copy-encode.js';
 import { TABLES } from '../../receiver/ingest/records.js';
 import { psqlCopy, resetTables } from './bench-db.js';
-import { COMMAND_COLUMNS, interleavedAndSorted } from './growth-data.js';
+import { COMMAND_COLUMNS, indexBytes, interleavedAndSorted } from './growth-data.js';
 import type { Row } from '../scenario.js';
-
-const indexBytes = async (pool: pg.Pool, table: string) =>
-  Number((await pool.query('SELECT sum(pg_indexes_size(relid)) AS b FROM pg_partition_tree($1::regclass) WHERE isleaf', [table])).rows[0].b);
 
 /** psql \copy of `rows` command rows in both orders, alternating for `rounds`; the median round of each. */
 export async function sortedVersusInterleaved(pool: pg.Pool, url: string, o: { rows: number; workspaces: number; rounds: number; dir: string; progress(m: string): void }): Promise<Row[]> {

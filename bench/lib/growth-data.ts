@@ -16,6 +16,10 @@ import { batchesOf, type Batch } from './post-streams.js';
 export const fleetWorkspace = (i: number) => `fleet-ws-${String(i).padStart(4, '0')}`;
 
 export const COMMAND_COLUMNS = 'workspace_id, command, exit_code, "timestamp"';
+
+/** Bytes of the indexes of every partition of `table` (or of the one partition `partition`). */
+export const indexBytes = async (pool: pg.Pool, table: string) =>
+  Number((await pool.query('SELECT coalesce(sum(pg_indexes_size(relid)), 0) AS b FROM pg_partition_tree($1::regclass) WHERE isleaf', [table])).rows[0].b);
 const HOUR = 3_600_000;
 
 const utc = (ms: number) => toUtcTimestamp(ms / 1000)!;

@@ -34,15 +34,46 @@ export function stateEvent(rand: () => number, i: number): Record<string, unknow
   return { event_type: type, workshop_name: 'kubernetes-101', step_id: step, data: type === 'goss_result' ? { passed: rand() < 0.7 } : undefined, timestamp: new Date((BASE_EPOCH + i) * 1000).toISOString() };
 }
 
-export function llmLine(rand: () => number, i: number, promptBytes: number): Record<string, unknown> {
+/**
+ * A tutor call. By default its file is `x` repeated, which costs JSON and
+ * COPY work like a real prompt but compresses a hundredfold; `prose` makes the
+ * file and the answer text that compresses like real ones (for bytes on disk).
+ */
+export function llmLine(rand: () => number, i: number, promptBytes: number, prose = false): Record<string, unknown> {
+  const fileBytes = Math.max(0, promptBytes - 200);
   return {
     step_id: pick(rand, STEPS),
     student_question: 'Why is my pod stuck in CrashLoopBackOff?',
-    prompt_context: { step: pick(rand, STEPS), files: { 'deployment.yaml': 'x'.repeat(Math.max(0, promptBytes - 200)) } },
-    response: 'Check the container logs with kubectl logs --previous; the command exits immediately.',
+    prompt_context: { step: pick(rand, STEPS), files: { 'deployment.yaml': prose ? manifestText(rand, fileBytes) : 'x'.repeat(fileBytes) } },
+    response: prose ? answerText(rand, 600 + Math.floor(rand() * 2400)) : 'Check the container logs with kubectl logs --previous; the command exits immediately.',
     model: 'tutor-large-2026-10',
     requested_at: new Date((BASE_EPOCH + i) * 1000).toISOString(),
   };
+}
+
+const KEYS = ['apiVersion', 'kind', 'metadata', 'name', 'namespace', 'labels', 'app', 'spec', 'replicas', 'selector', 'matchLabels', 'template', 'containers', 'image', 'ports', 'containerPort', 'env', 'value', 'resources', 'limits', 'cpu', 'memory', 'readinessProbe', 'httpGet', 'path', 'port', 'volumeMounts', 'mountPath', 'volumes', 'configMap', 'args', 'command'];
+const WORDS = ['the', 'pod', 'container', 'is', 'a', 'to', 'of', 'and', 'in', 'your', 'image', 'because', 'deployment', 'service', 'port', 'check', 'that', 'it', 'with', 'kubectl', 'logs', 'restarts', 'probe', 'fails', 'readiness', 'liveness', 'namespace', 'label', 'selector', 'matches', 'not', 'does', 'when', 'you', 'run', 'describe', 'events', 'shows', 'memory', 'limit', 'OOMKilled', 'exit', 'code', 'environment', 'variable', 'missing', 'config', 'mount', 'volume', 'path', 'step', 'next', 'try', 'again', 'then', 'apply'];
+
+/** YAML-shaped text of about `bytes`: repeated keys, varied values, like a manifest in a prompt. */
+function manifestText(rand: () => number, bytes: number): string {
+  let out = '';
+  while (out.length < bytes) {
+    const depth = Math.floor(rand() * 4);
+    const key = pick(rand, KEYS);
+    const value = rand() < 0.5 ? `${pick(rand, WORDS)}-${Math.floor(rand() * 10_000).toString(36)}` : String(Math.floor(rand() * 65_536));
+    out += `${'  '.repeat(depth)}${key}: ${value}\n`;
+  }
+  return out.slice(0, bytes);
+}
+
+/** Sentences of about `bytes` from a small vocabulary, as a tutor answers. */
+function answerText(rand: () => number, bytes: number): string {
+  let out = '';
+  while (out.length < bytes) {
+    const words = Array.from({ length: 6 + Math.floor(rand() * 14) }, () => pick(rand, WORDS));
+    out += `${words.join(' ')}. `;
+  }
+  return out.slice(0, bytes);
 }
 
 /** What one student action writes: a command, sometimes a state event, now and then a tutor call with a 5-50 KB prompt. */

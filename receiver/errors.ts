@@ -46,6 +46,8 @@ export const REJECT_REASONS = {
   missing_field: 'a required field is absent or null',
   wrong_type: 'a field has the wrong JSON type',
   bad_timestamp: 'a timestamp is neither ISO-8601 nor Unix epoch seconds, or is out of range (years 1-9999)',
+  timestamp_too_old: 'the timestamp is older than its table keeps (<TABLE>_RETENTION_DAYS), or than the table\'s oldest partition',
+  timestamp_too_far_ahead: 'the timestamp is more than MAX_FUTURE_SECONDS ahead of the receiver\'s clock',
   out_of_range: 'a number cannot be stored exactly (an integer beyond 2^53, an exit code beyond 32 bits, or infinity)',
   too_deep: 'JSON nested deeper than 128 levels, beyond what PostgreSQL jsonb reliably parses',
   nul_byte: 'a string holds U+0000, which PostgreSQL text and jsonb cannot store',

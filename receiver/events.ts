@@ -2,6 +2,8 @@
 // and logs live behind them (receiver/observe.ts), so tests can record them.
 
 import type { LineStream } from '../shared/wire.js';
+import type { MaintenanceStep, PartitionReport } from './db/partition-maintenance.js';
+import type { Partition, Retired } from './db/partitions.js';
 import type { RequestErrorCode } from './errors.js';
 import type { Loaded } from './ingest/load.js';
 import type { Limit } from './limits/admission.js';
@@ -31,4 +33,9 @@ export interface ReceiverEvents {
   onStreamClients(count: number): void;
   onStreamClientDropped(): void;
   onStreamError(what: 'listen' | 'notify' | 'read' | 'prune', err: unknown): void;
+  onPartitionsCreated(created: Partition[]): void;
+  onPartitionsDropped(dropped: Retired[]): void;
+  /** What partition maintenance found, per table, at the end of a run. */
+  onPartitionReport(report: PartitionReport[]): void;
+  onPartitionMaintenanceFailed(step: MaintenanceStep, err: unknown): void;
 }

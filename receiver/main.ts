@@ -13,7 +13,7 @@ const USAGE = `Usage: ferry-receiver [command]
 
 Commands:
   serve                      run the ingest service (default)
-  migrate                    apply database migrations and exit
+  migrate                    apply database migrations, create the partitions ahead, and exit
   mint-token <workspace-id>  print a per-workspace ingest token (needs INGEST_TOKEN_SECRET)
   --help, --version`;
 
@@ -80,9 +80,12 @@ async function migrateOnly(): Promise<void> {
   const log = createLogger('ferry-receiver', c.logLevel);
   const { createPool } = await import('./db/pool.js');
   const { migrate } = await import('./db/migrate.js');
+  const { ensurePartitions, partitionPolicy } = await import('./db/partitions.js');
   const pool = createPool(c.databaseUrl, 1, log);
   try {
     log.info({ applied: await migrate(pool) }, 'migrations done');
+    const { created } = await ensurePartitions(pool, partitionPolicy(c), Date.now());
+    log.info({ created: created.map((p) => p.name) }, 'partitions created ahead');
   } finally {
     await pool.end();
   }

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../shared/log.js';
 import { DURATION_BUCKETS } from '../shared/metrics.js';
+import type { PartitionReport } from './db/partition-maintenance.js';
 import type { ReceiverEvents } from './events.js';
 import type { MemoryBudget } from './limits/memory-budget.js';
 
@@ -32,6 +33,21 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const streamErrors = new Counter({ name: `${P}stream_errors_total`, help: 'Stream hub failures, by what failed (listen, notify, read, prune)', labelNames: ['what'], registers });
   const certificateExpiry = new Gauge({ name: `${P}tls_certificate_expiry_timestamp_seconds`, help: 'When the certificate served over HTTPS expires (Unix time), by its serial number; absent without TLS', labelNames: ['serial'], registers });
   const certificateRenewals = new Counter({ name: `${P}tls_certificate_renewals_total`, help: 'Changes of the certificate files, by outcome: renewed (now served) or failed (the previous certificate stays)', labelNames: ['outcome'], registers });
+  const partitionsCreated = new Counter({ name: `${P}partitions_created_total`, help: 'Partitions this replica created ahead, by table', labelNames: ['table'], registers });
+  const partitionsDropped = new Counter({ name: `${P}partitions_dropped_total`, help: 'Partitions this replica dropped past their retention, by table', labelNames: ['table'], registers });
+  const maintenanceErrors = new Counter({ name: `${P}partition_maintenance_errors_total`, help: 'Partition maintenance steps that failed (create, retention, report); the next run tries again', labelNames: ['step'], registers });
+  const partitions = new Gauge({ name: `${P}partitions`, help: 'Partitions of each log table, as the last maintenance run saw them', labelNames: ['table'], registers });
+  const tableBytes = new Gauge({ name: `${P}table_bytes`, help: 'Bytes on disk of each log table: every partition, its indexes and TOAST', labelNames: ['table'], registers });
+  // Both relative to the scrape's clock, from the times the last run found.
+  const reports = new Map<string, PartitionReport>();
+  new Gauge({
+    name: `${P}partition_oldest_age_seconds`, help: 'Time since the end of the oldest partition\'s range; retention drops it once this passes the table\'s retention', labelNames: ['table'], registers,
+    collect() { for (const r of reports.values()) if (Number.isFinite(r.oldestEndMs)) this.set({ table: r.table }, (Date.now() - r.oldestEndMs) / 1000); },
+  });
+  new Gauge({
+    name: `${P}partition_headroom_seconds`, help: 'Time until a row stamped MAX_FUTURE_SECONDS ahead finds no partition, if none are created meanwhile (normally 2 days or more)', labelNames: ['table'], registers,
+    collect() { for (const r of reports.values()) this.set({ table: r.table }, (r.exhaustedAtMs - Date.now()) / 1000); },
+  });
   const databaseUp = new Gauge({ name: `${P}database_up`, help: '1 while this replica\'s own probe (SELECT 1 every 2 s on a connection of its own) finds PostgreSQL answering, 0 after two failures in a row', registers });
   databaseUp.set(0);
 
@@ -115,6 +131,25 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
     onStreamError(what, err) {
       streamErrors.inc({ what });
       log.warn({ what, err: err instanceof Error ? err.message : String(err) }, 'live stream: PostgreSQL failed; retrying');
+    },
+    onPartitionsCreated(created) {
+      for (const p of created) partitionsCreated.inc({ table: p.table });
+      log.info({ partitions: created.map((p) => p.name) }, 'partitions created ahead');
+    },
+    onPartitionsDropped(dropped) {
+      for (const d of dropped) partitionsDropped.inc({ table: d.parent });
+      log.info({ partitions: dropped.map((d) => d.partition) }, 'partitions past their retention dropped');
+    },
+    onPartitionReport(report) {
+      for (const r of report) {
+        reports.set(r.table, r);
+        partitions.set({ table: r.table }, r.partitions);
+        tableBytes.set({ table: r.table }, r.bytes);
+      }
+    },
+    onPartitionMaintenanceFailed(step, err) {
+      maintenanceErrors.inc({ step });
+      log.warn({ step, err: err instanceof Error ? err.message : String(err) }, 'partition maintenance failed; the next run tries again');
     },
   };
 }

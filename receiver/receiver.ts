@@ -10,6 +10,8 @@ import { createRegistry } from '../shared/metrics.js';
 import { createAuth } from './auth.js';
 import type { ReceiverConfig } from './config.js';
 import { migrate } from './db/migrate.js';
+import { createPartitionMaintenance } from './db/partition-maintenance.js';
+import { partitionPolicy } from './db/partitions.js';
 import { createPool, isDatabaseUnavailable } from './db/pool.js';
 import { createDatabaseProbe } from './db/probe.js';
 import { RequestError } from './errors.js';
@@ -17,6 +19,7 @@ import type { RouteAccess } from './access.js';
 import { createIngestQueue } from './ingest/ingest-queue.js';
 import { createMemoryBudget } from './limits/memory-budget.js';
 import { createWorkspaceRate } from './limits/workspace-rate.js';
+import { createTimeWindow } from './ingest/time-window.js';
 import { createReceiverEvents } from './observe.js';
 import type { ReceiverState } from './routes/context.js';
 import { createServer } from './server.js';
@@ -26,6 +29,9 @@ import { loadPair, tlsFiles, watchPair } from './tls.js';
 const MIGRATE_RETRY_MS = { first: 250, max: 5_000 };
 /** The live stream's catch-ups, safety reads and NOTIFYs have connections of their own, apart from ingest's. */
 const STREAM_POOL_MAX = 2;
+
+/** Another replica's partition maintenance held a lock longer than ours waits (lock_timeout): try again. */
+const isLockTimeout = (err: unknown) => (err as { code?: unknown }).code === '55P03';
 
 export interface RunningReceiver {
   url: string;
@@ -59,11 +65,14 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
     clientBufferBytes: config.streamClientBufferBytes,
   }, events);
   const ingest = createIngestQueue(pool, { concurrency: config.ingestConcurrency, groupLines: config.maxRequestLines, deadlineMs: config.databaseTimeoutMs, onGroup: events.onIngestGroup });
+  const policy = partitionPolicy(config);
+  const partitions = createPartitionMaintenance(pool, policy, events);
+  const window = createTimeWindow(policy, partitions.partitions);
   const database = createDatabaseProbe(config.databaseUrl, (up, err) => {
     events.onDatabaseProbe(up, err);
     if (!up) ingest.abandon(new RequestError('database_unavailable', 'PostgreSQL stopped answering while this request waited; retry later'));
   });
-  const { app, routes } = createServer({ config, pool, auth, events, state, hub, ingest, database }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config, budget, rate, trustProxy: config.trustProxy, https: tls?.pair });
+  const { app, routes } = createServer({ config, pool, auth, events, state, hub, ingest, database, window }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config, budget, rate, trustProxy: config.trustProxy, https: tls?.pair });
 
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;
@@ -88,13 +97,17 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
   const ready = (async () => {
     for (let attempt = 1, wait = MIGRATE_RETRY_MS.first; !state.shuttingDown; attempt++, wait = Math.min(wait * 2, MIGRATE_RETRY_MS.max)) {
       try {
-        events.onMigrated(await migrate(pool));
+        const applied = await migrate(pool);
+        // Rows may be stamped up to a day ahead: their partitions must exist before the first request.
+        await partitions.prepare();
+        events.onMigrated(applied);
         state.migrated = true;
         await hub.start();
         state.streaming = true;
+        partitions.start();
         return;
       } catch (err) {
-        if (!isDatabaseUnavailable(err)) throw err;
+        if (!isDatabaseUnavailable(err) && !isLockTimeout(err)) throw err;
         events.onDatabaseWait(err, attempt);
         await new Promise((r) => setTimeout(r, wait));
       }
@@ -110,6 +123,7 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
       await hub.stop();
       await app.close();
       await ready.catch(() => undefined);
+      await partitions.stop();
       await database.stop();
       await Promise.all([pool.end(), streamPool.end()]);
       log.info('receiver stopped');

@@ -28,6 +28,23 @@ export interface BenchDb {
   close(): Promise<void>;
 }
 
+/** Empties the data tables, checkpoints and waits for the kernel's writeback, so each run starts alike. */
+export async function resetTables(pool: pg.Pool): Promise<void> {
+  await pool.query('TRUNCATE command_log, state_timeline, llm_interactions, workspace_status, workspace_status_clock, recording_refs, ingest_offsets, ingest_rejects, ferry_stream_events RESTART IDENTITY');
+  await settle(pool);
+}
+
+/** A checkpoint, then the kernel's writeback: the last run's dirty pages would otherwise be written during the next one. */
+export async function settle(pool: pg.Pool): Promise<void> {
+  await pool.query('CHECKPOINT');
+  await exec('sync');
+}
+
+/** `psql \\copy` of a COPY text file into a table of the database at `url`. */
+export async function psqlCopy(url: string, table: string, columns: string, file: string): Promise<void> {
+  await exec('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${table} (${columns}) FROM '${file}'`], { maxBuffer: 1 << 20 });
+}
+
 export async function startBenchDb(): Promise<BenchDb> {
   const server = await startPostgres({ fast: false });
   const url = await server.createDatabase('bench');
@@ -35,12 +52,7 @@ export async function startBenchDb(): Promise<BenchDb> {
   await migrate(pool);
   return {
     server, url, pool,
-    async reset() {
-      await pool.query('TRUNCATE command_log, state_timeline, llm_interactions, workspace_status, workspace_status_clock, recording_refs, ingest_offsets, ingest_rejects, ferry_stream_events RESTART IDENTITY');
-      await pool.query('CHECKPOINT');
-      // The last run's dirty pages would otherwise be written back during the next one.
-      await exec('sync');
-    },
+    reset: () => resetTables(pool),
     async count(table) {
       return Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
     },
@@ -55,9 +67,7 @@ export async function startBenchDb(): Promise<BenchDb> {
       const backend = Number((await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
       return Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${backend}/status`, 'utf8'))![1]);
     },
-    async psqlCopy(table, columns, file) {
-      await exec('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${table} (${columns}) FROM '${file}'`], { maxBuffer: 1 << 20 });
-    },
+    psqlCopy: (table, columns, file) => psqlCopy(url, table, columns, file),
     async close() {
       await pool.end();
       await server.destroy();

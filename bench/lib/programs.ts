@@ -59,6 +59,9 @@ export function startListening(bin: string, env: Record<string, string>, logMatc
   });
 }
 
+/** The backlogs' lines are stamped from a fixed day in the past (dev/workload.ts): the benchmarks' receivers keep every table forever. */
+const KEEP_FOREVER = { COMMAND_LOG_RETENTION_DAYS: '0', STATE_TIMELINE_RETENTION_DAYS: '0', LLM_INTERACTIONS_RETENTION_DAYS: '0', INGEST_REJECTS_RETENTION_DAYS: '0' };
+
 /**
  * The receiver, started and migrated. Benchmarks measure what one workspace
  * can push through, so the per-workspace rate limit is off unless `extra`
@@ -67,7 +70,7 @@ export function startListening(bin: string, env: Record<string, string>, logMatc
 export async function startReceiverProcess(databaseUrl: string, token: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Program> {
   const port = await freePort();
   const child = spawn(process.execPath, [...RECEIVER_NODE_FLAGS, ...nodeArgs, RECEIVER_BIN], {
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', WORKSPACE_RATE_BYTES: '0', ...extra },
+    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', WORKSPACE_RATE_BYTES: '0', ...KEEP_FOREVER, ...extra },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -9,17 +9,16 @@
 // latency p50/p99 (client side), PostgreSQL transactions/s (pg_stat_database),
 // CPU and memory of the receiver, PostgreSQL and the generator.
 
-import { spawn } from 'node:child_process';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { simulateWorkspace, type Simulator } from '../../dev/workspace-simulator.js';
 import { startBenchDb, type BenchDb } from '../lib/bench-db.js';
 import { processCharts, progressChart, type Chart } from '../lib/charts.js';
 import { hottest } from '../lib/cpu-profile.js';
 import { every } from '../lib/poll.js';
 import { sampleProcess, sampleProcessTree, type Sampler } from '../lib/proc-stats.js';
-import { BENCH_TOKEN, FLEET_GENERATOR_BIN, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
+import { startFleetGenerator } from '../lib/fleet-run.js';
+import { BENCH_TOKEN, startReceiverProcess, startShipperProcess, stopChild } from '../lib/programs.js';
 import { scrape, total, type Samples } from '../lib/scrape.js';
 import { sampleWaits } from '../lib/wait-events.js';
 import { max, MIB } from '../lib/stats.js';
@@ -36,19 +35,6 @@ interface Snapshot {
   commits: number;
   /** Index of the last sample of each process. */
   sampleIndex: Record<string, number>;
-}
-
-interface StageEnd {
-  stage: number;
-  scale: number;
-  seconds: number;
-  requests: number;
-  errors: number;
-  lines: number;
-  p50: number;
-  p99: number;
-  max: number;
-  statuses: Record<string, number>;
 }
 
 const ingestPosts = (m: Samples) => total(m, 'ferry_receiver_http_request_duration_seconds_count', { method: 'POST' });
@@ -105,11 +91,8 @@ export const fleet: Scenario = {
       }
 
       ctx.progress(`generator: ${workspaces} workspaces, a command every ${intervalMs / 1000} s each at scale 1; stages ${stages.map((s) => `${s.scale}x ${s.seconds} s${s.warmUp ? ' (warm-up)' : ''}`).join(', ')}`);
-      const generator = spawn(process.execPath, [FLEET_GENERATOR_BIN], {
-        env: { PATH: process.env.PATH, URL: receiver.url, TOKEN: BENCH_TOKEN, WORKSPACES: String(workspaces), COMMAND_INTERVAL_MS: String(intervalMs), STAGES: JSON.stringify(stages) },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      samplers.generator = sampleProcess(generator.pid!, 250);
+      const generator = startFleetGenerator({ url: receiver.url, token: BENCH_TOKEN, workspaces, intervalMs, stages });
+      samplers.generator = sampleProcess(generator.child.pid!, 250);
       const t0 = performance.now();
       const ticks: Array<{ t: number; requests: number; p50: number; p99: number; errors: number }> = [];
       const overTime: Array<{ t: number; commits: number; posts: number }> = [];
@@ -121,8 +104,7 @@ export const fleet: Scenario = {
       const waitRows: Row[] = [];
       let starting: Snapshot | undefined;
       let accepted: Record<string, number> = {};
-      for await (const line of createInterface({ input: generator.stdout! })) {
-        const e = JSON.parse(line) as { type: string; warmUp?: boolean } & Partial<StageEnd> & { t: number; accepted?: Record<string, number> };
+      for await (const e of generator.events) {
         if (e.type === 'tick') ticks.push({ t: e.t, requests: e.requests!, p50: e.p50!, p99: e.p99!, errors: e.errors! });
         if (e.warmUp) {
           if (e.type === 'stage-start') ctx.progress(`warm-up: ${warmUp} s at 1x, not measured`);
@@ -151,7 +133,7 @@ export const fleet: Scenario = {
         waitRows.push({ stage: `${e.scale}x`, ...w.shares });
         ctx.progress(`stage ${e.scale}x: ${Math.round(Number(row['requests/s']))} requests/s, p99 ${Number(row['p99 ms']).toFixed(1)} ms, ${row.errors} errors`);
       }
-      await new Promise<void>((r) => (generator.exitCode !== null ? r() : generator.once('exit', () => r())));
+      await generator.exited;
       await poller.stop();
       await waits.stop();
 

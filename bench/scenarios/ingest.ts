@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import { batchesOf, postCommandStreams } from '../lib/post-streams.js';
 import { copyRow, copyText } from '../../receiver/ingest/copy-encode.js';
 import { toUtcTimestamp } from '../../receiver/ingest/timestamp.js';
 import { startBenchDb } from '../lib/bench-db.js';
@@ -39,6 +40,7 @@ export const ingest: Scenario = {
     // Encoded before any clock starts, as psql's file was.
     const streamBodies = Array.from({ length: streams }, (_, s) => ({
       workspaceId: workspaceOf(Math.floor((s * events) / streams)),
+      sourceId: 'bench',
       batches: batchesOf(ndjsonLines.slice(Math.floor((s * events) / streams), Math.floor(((s + 1) * events) / streams)), batchBytes),
     }));
 
@@ -66,25 +68,12 @@ export const ingest: Scenario = {
         const receiverStats = sampleProcess(receiver.child.pid!);
         const pg = sampleProcessTree(postmaster);
         const clientCpu = process.cpuUsage();
-        const agent = new Agent({ connections: streams });
         const t = performance.now();
-        let requests = 0;
-        await Promise.all(streamBodies.map(async ({ workspaceId, batches }) => {
-          for (const batch of batches) {
-            const res = await request(`${receiver.url}/ingest/commands`, {
-              method: 'POST', dispatcher: agent, body: batch.body,
-              headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': 'application/x-ndjson', 'x-workspace-id': workspaceId, 'x-source-id': 'bench', 'x-source-offset': String(batch.offset) },
-            });
-            const answer = (await res.body.json()) as { accepted: number };
-            if (res.statusCode !== 200 || answer.accepted !== batch.lines) throw new Error(`ingest answered ${res.statusCode}: ${JSON.stringify(answer)}`);
-            requests++;
-          }
-        }));
+        const requests = await postCommandStreams(receiver.url, BENCH_TOKEN, streamBodies);
         const seconds = (performance.now() - t) / 1000;
         const receiverSummary = receiverStats.stop();
         const pgCpu = pg.stop().cpuSeconds;
         const { user, system } = process.cpuUsage(clientCpu);
-        await agent.close();
         await receiver.stop();
         if ((await db.count('command_log')) !== events) throw new Error('ferry did not load every row');
         return { seconds, pgCpu, requests, clientCpu: (user + system) / 1e6, receiver: receiverSummary };
@@ -163,25 +152,4 @@ interface Measured {
 
 function percent(share: number): string {
   return `${(share * 100).toFixed(0)}%`;
-}
-
-interface Batch {
-  body: Buffer;
-  lines: number;
-  /** The body's first byte in its stream. */
-  offset: number;
-}
-
-/** One stream's lines as request bodies of about `batchBytes`. */
-function batchesOf(lines: string[], batchBytes: number): Batch[] {
-  const batches: Batch[] = [];
-  let offset = 0;
-  for (let i = 0; i < lines.length;) {
-    const from = i;
-    let size = 0;
-    while (i < lines.length && size < batchBytes) size += Buffer.byteLength(lines[i++]!);
-    batches.push({ body: Buffer.from(lines.slice(from, i).join('')), lines: i - from, offset });
-    offset += size;
-  }
-  return batches;
 }

@@ -5,6 +5,7 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
+import { inTransaction } from './transaction.js';
 
 const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
 /** Arbitrary, fixed: the advisory lock key for ferry's migrations ("ferry" in ASCII). */
@@ -25,13 +26,18 @@ export async function loadMigrations(): Promise<Migration[]> {
   })));
 }
 
-/** Applies what is missing; returns the versions this call applied. */
-export async function migrate(pool: pg.Pool): Promise<number[]> {
-  const migrations = await loadMigrations();
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+/** Runs `work` in one transaction holding the migrations' advisory lock (also taken by partition maintenance). */
+export async function withMigrationLock<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    return work(client);
+  });
+}
+
+/** Applies what is missing (up to version `upTo`, for tests of an upgrade); returns the versions this call applied. */
+export async function migrate(pool: pg.Pool, upTo = Infinity): Promise<number[]> {
+  const migrations = (await loadMigrations()).filter((m) => m.version <= upTo);
+  return withMigrationLock(pool, async (client) => {
     await client.query(`CREATE TABLE IF NOT EXISTS ferry_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE 'utc'))`);
     const done = new Set((await client.query<{ version: number }>('SELECT version FROM ferry_migrations')).rows.map((r) => r.version));
@@ -42,13 +48,6 @@ export async function migrate(pool: pg.Pool): Promise<number[]> {
       await client.query('INSERT INTO ferry_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       applied.push(m.version);
     }
-    await client.query('COMMIT');
     return applied;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
-

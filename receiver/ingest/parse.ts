@@ -8,6 +8,7 @@ import type { StatusEvent } from './fold-status.js';
 import { jsonShape } from './json-scan.js';
 import { MAX_JSON_DEPTH } from './json-value.js';
 import { Invalid, type TableSpec } from './records.js';
+import type { TimeWindow } from './time-window.js';
 
 export interface Reject {
   reason: RejectReason;
@@ -26,16 +27,18 @@ export interface LineOutcome {
   /** Workspace the line belongs to. */
   workspaceId: string;
   row?: string;
+  /** The row's time (timestamp.ts's text). */
+  time?: string;
   status?: StatusEvent;
   reject?: Reject;
 }
 
 /** What one line became, before it is placed: a row (with its status event, for state events) or a reject. */
-export type Judged = Pick<LineOutcome, 'row' | 'status' | 'reject'>;
+export type Judged = Pick<LineOutcome, 'row' | 'time' | 'status' | 'reject'>;
 
 /** An outcome with every field present, so all of a body's outcomes share one shape. */
 export function placed(offset: number | null, end: number | null, workspaceId: string, judged: Judged): LineOutcome {
-  return { offset, end, workspaceId, row: judged.row, status: judged.status, reject: judged.reject };
+  return { offset, end, workspaceId, row: judged.row, time: judged.time, status: judged.status, reject: judged.reject };
 }
 
 export interface ParseLimits {
@@ -43,6 +46,8 @@ export interface ParseLimits {
   /** Every line costs an outcome here and a row or reject there, however short it is. */
   maxRequestLines: number;
   rejectRawBytes: number;
+  /** Which timestamps the tables can take now. */
+  window: TimeWindow;
 }
 
 /** Refuses a request with more lines than the limit, before any outcome is built (16 MiB of newlines is 16M lines). */
@@ -110,7 +115,9 @@ export function judgeValue(value: unknown, line: Buffer, table: TableSpec, works
     return { reject: rejectOf(line, 'not_an_object', `got ${Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value}`, limits) };
   }
   try {
-    return table.toRow(value as Record<string, unknown>, workspaceId);
+    const built = table.toRow(value as Record<string, unknown>, workspaceId);
+    const outside = limits.window.problem(table.table, built.time);
+    return outside ? { reject: rejectOf(line, outside.reason, outside.detail, limits) } : built;
   } catch (e) {
     if (e instanceof Invalid) return { reject: rejectOf(line, e.reason, e.detail, limits) };
     throw e;

@@ -3,6 +3,7 @@
 // README ("What the receiver accepts").
 
 import type { LineStream } from '../../shared/wire.js';
+import type { PartitionedTable } from '../db/partitions.js';
 import type { RejectReason } from '../errors.js';
 import { copyNullableText, copyRow, copyText, COPY_NULL } from './copy-encode.js';
 import { statusFields, type StatusEvent } from './fold-status.js';
@@ -13,12 +14,14 @@ type Json = Record<string, unknown>;
 
 export interface Built {
   row: string;
+  /** The row's time (timestamp.ts's UTC text): its partition, and whether it is inside the time window. */
+  time: string;
   status?: StatusEvent;
 }
 
 export interface TableSpec {
   stream: LineStream;
-  table: string;
+  table: PartitionedTable;
   copySql: string;
   /** The line's COPY row; throws `Invalid` when a field is missing or wrong. */
   toRow(line: Json, workspaceId: string): Built;
@@ -103,9 +106,12 @@ const commands: TableSpec = {
   stream: 'commands',
   table: 'command_log',
   copySql: 'COPY command_log (workspace_id, command, exit_code, "timestamp") FROM STDIN',
-  toRow: (line, ws) => ({
-    row: copyRow([copyText(ws), copyText(str(line, 'command')), String(int32(line, 'exit_code')), timestamp(line, 'timestamp')]),
-  }),
+  toRow: (line, ws) => {
+    const command = copyText(str(line, 'command'));
+    const exitCode = String(int32(line, 'exit_code'));
+    const at = timestamp(line, 'timestamp');
+    return { row: copyRow([copyText(ws), command, exitCode, at]), time: at };
+  },
 };
 
 /** Fields of a state event that have their own timeline column; everything else is kept in `data`. */
@@ -135,6 +141,7 @@ const events: TableSpec = {
     const data = extra.length > 0 ? { ...own, ...Object.fromEntries(extra) } : own;
     return {
       row: copyRow([copyText(ws), copyText(eventType), copyNullableText(stepId), data === null ? COPY_NULL : copyText(JSON.stringify(data)), at]),
+      time: at,
       status: { at, fields: statusFields(eventType, stepId, data) },
     };
   },
@@ -146,17 +153,16 @@ const llm: TableSpec = {
   copySql: 'COPY llm_interactions (workspace_id, step_id, student_question, prompt_context, response, model, requested_at) FROM STDIN',
   toRow: (line, ws) => {
     if (!present(line, 'prompt_context')) throw new Invalid('missing_field', 'prompt_context is required');
-    return {
-      row: copyRow([
-        copyText(ws),
-        copyText(str(line, 'step_id')),
-        copyNullableText(optStr(line, 'student_question')),
-        copyText(JSON.stringify(object(line, 'prompt_context'))),
-        copyText(str(line, 'response')),
-        copyText(str(line, 'model')),
-        timestamp(line, 'requested_at'),
-      ]),
-    };
+    const fields = [
+      copyText(ws),
+      copyText(str(line, 'step_id')),
+      copyNullableText(optStr(line, 'student_question')),
+      copyText(JSON.stringify(object(line, 'prompt_context'))),
+      copyText(str(line, 'response')),
+      copyText(str(line, 'model')),
+    ];
+    const at = timestamp(line, 'requested_at');
+    return { row: copyRow([...fields, at]), time: at };
   },
 };
 

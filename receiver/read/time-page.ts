@@ -1,7 +1,10 @@
 // One workspace's rows of a time-ordered table, a page at a time: keyset
 // pagination on (time, id), so pages are stable while rows arrive, and every
 // query is a range scan of the seed's (workspace_id, ...) index, never a scan
-// of the table.
+// of the table. The tables are partitioned by that time: a bound on it
+// (from, to, or the cursor's time) leaves out the partitions outside it, and
+// without one, the newest (or oldest) first order reads the partitions in
+// that order and stops at the page's end.
 
 import type pg from 'pg';
 import type { Page } from '../../shared/wire.js';
@@ -84,13 +87,15 @@ export function timePageQuery(t: TimeTable, workspaceId: string, q: PageQuery): 
   }
   params.push(limit + 1);
   const dir = desc ? 'DESC' : 'ASC';
+  // The table's own column, not the text output column of the same name: only the column's order is the index's (and the partitions').
   const sql = `SELECT id, ${t.columns.join(', ')}, ${isoTime(t.time)} AS ${t.time}, ${t.time}::text AS cursor_time
-    FROM ${t.table} WHERE ${where.join(' AND ')} ORDER BY ${t.time} ${dir}, id ${dir} LIMIT $${params.length}`;
+    FROM ${t.table} WHERE ${where.join(' AND ')} ORDER BY ${t.table}.${t.time} ${dir}, id ${dir} LIMIT $${params.length}`;
   return { sql, params, limit };
 }
 
 export async function timePage(db: pg.Pool, t: TimeTable, workspaceId: string, q: PageQuery): Promise<Page<Record<string, unknown>>> {
   const { sql, params, limit } = timePageQuery(t, workspaceId, q);
-  const rows = (await db.query<Record<string, unknown> & { id: number; cursor_time: string }>(sql, params)).rows;
-  return toPage(rows, limit, ({ cursor_time: _, ...item }) => item, (last) => [last.cursor_time, last.id]);
+  const rows = (await db.query<Record<string, unknown> & { id: string; cursor_time: string }>(sql, params)).rows;
+  // Ids are bigint, which node-postgres returns as text; they stay JSON numbers (exact below 2^53).
+  return toPage(rows, limit, ({ cursor_time: _, ...item }) => ({ ...item, id: Number(item.id) }), (last) => [last.cursor_time, Number(last.id)]);
 }

@@ -4,6 +4,7 @@ import type { ReceiverConfig } from '../config.js';
 import type { ReceiverEvents } from '../events.js';
 import type { DatabaseProbe } from '../db/probe.js';
 import type { IngestQueue } from '../ingest/ingest-queue.js';
+import type { TimeWindow } from '../ingest/time-window.js';
 import type { StreamHub } from '../stream/hub.js';
 
 /** Live state the routes read: is the schema there, is the stream running, is the process stopping. */
@@ -25,4 +26,5 @@ export interface RouteContext {
   ingest: IngestQueue;
   /** This replica's own view of whether PostgreSQL answers. */
   database: DatabaseProbe;
+  window: TimeWindow;
 }

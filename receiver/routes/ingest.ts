@@ -5,13 +5,14 @@ import { CONTENT_TYPES, HEADERS, LINE_STREAMS, NDJSON_ALIASES, PATHS, type Inges
 import { grantOf } from '../access.js';
 import { assertMayWrite, type IngestGrant } from '../auth.js';
 import { RequestError } from '../errors.js';
-import { parseNdjson } from '../ingest/parse.js';
+import { parseNdjson, type ParseLimits } from '../ingest/parse.js';
 import { TABLES } from '../ingest/records.js';
 import { parseVectorArray } from '../ingest/vector.js';
 import { idHeader, mediaType, offsetHeader } from '../request.js';
 import type { RouteContext } from './context.js';
 
 export function ingestRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const limits: ParseLimits = { ...ctx.config, window: ctx.window };
   for (const stream of LINE_STREAMS) {
     // Vector's http sink health check sends HEAD to the sink URI; it learns nothing but that the route exists.
     app.head(PATHS.ingest(stream), { config: { access: 'public' } }, async (_req, reply) => reply.code(200).send());
@@ -20,8 +21,8 @@ export function ingestRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
       ctx.events.onBodyRead(stream, body.length);
       const type = mediaType(req.headers);
-      if (NDJSON_ALIASES.includes(type)) return reply.send(await ingestNative(ctx, stream, req.headers, body));
-      if (type === CONTENT_TYPES.json) return reply.send(await ingestVector(ctx, stream, grant, req.headers, body));
+      if (NDJSON_ALIASES.includes(type)) return reply.send(await ingestNative(ctx, limits, stream, req.headers, body));
+      if (type === CONTENT_TYPES.json) return reply.send(await ingestVector(ctx, limits, stream, grant, req.headers, body));
       throw new RequestError('unsupported_media_type', `Content-Type must be ${CONTENT_TYPES.ndjson} (native) or ${CONTENT_TYPES.json} (Vector array), got ${JSON.stringify(type)}`);
     });
   }
@@ -30,12 +31,12 @@ export function ingestRoutes(app: FastifyInstance, ctx: RouteContext): void {
 type Headers = Parameters<typeof idHeader>[0];
 
 /** The workspace header was checked against the token before the body was read (access.ts). */
-async function ingestNative(ctx: RouteContext, stream: LineStream, headers: Headers, body: Buffer): Promise<IngestResult> {
+async function ingestNative(ctx: RouteContext, limits: ParseLimits, stream: LineStream, headers: Headers, body: Buffer): Promise<IngestResult> {
   const workspaceId = idHeader(headers, HEADERS.workspaceId, true);
   const sourceId = idHeader(headers, HEADERS.sourceId, true);
   const offset = offsetHeader(headers);
   const table = TABLES[stream];
-  const lines = await parseNdjson(body, offset, table, workspaceId, ctx.config);
+  const lines = await parseNdjson(body, offset, table, workspaceId, limits);
   const loaded = await ctx.ingest.load(table, { key: { workspaceId, stream, sourceId }, lines, endOffset: offset + body.length });
   if (loaded.kind === 'gap') {
     ctx.events.onOffsetGap(stream, workspaceId, sourceId, loaded.nextOffset);
@@ -47,10 +48,10 @@ async function ingestNative(ctx: RouteContext, stream: LineStream, headers: Head
 }
 
 /** Each event names its workspace, or takes the header's, or the token's own: a workspace token writes nothing else, not even ''. */
-async function ingestVector(ctx: RouteContext, stream: LineStream, grant: IngestGrant, headers: Headers, body: Buffer): Promise<IngestResult> {
+async function ingestVector(ctx: RouteContext, limits: ParseLimits, stream: LineStream, grant: IngestGrant, headers: Headers, body: Buffer): Promise<IngestResult> {
   const fallback = idHeader(headers, HEADERS.workspaceId, false) ?? (grant.scope === 'workspace' ? grant.workspaceId : undefined);
   const table = TABLES[stream];
-  const lines = parseVectorArray(body, table, fallback, ctx.config);
+  const lines = parseVectorArray(body, table, fallback, limits);
   for (const ws of new Set(lines.map((l) => l.workspaceId))) assertMayWrite(grant, ws);
   const loaded = await ctx.ingest.loadUnordered(table, lines);
   ctx.events.onLoaded(stream, table.table, loaded);

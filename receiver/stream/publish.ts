@@ -14,12 +14,17 @@ export const STREAM_EVENT_MAX_BYTES = 4096;
 /** Commands are cut to this many characters in events (the read API has them whole). */
 const COMMAND_PREVIEW_CHARS = 500;
 
-/** Per stream: the detail of workspace `t.w`, read after the batch's writes. */
+/**
+ * Per stream: the detail of workspace `t.w`, read after the batch's writes.
+ * `$4` is a time no later than any row the batch stored for a workspace of
+ * it, so the newest row is at least that new: the partitioned tables are
+ * planned from there on, not over every partition.
+ */
 const DETAIL: Record<BatchStream, string> = {
-  commands: `SELECT jsonb_build_object('last_command', ${lastCommandOf('t.w', COMMAND_PREVIEW_CHARS)})`,
+  commands: `SELECT jsonb_build_object('last_command', ${lastCommandOf('t.w', COMMAND_PREVIEW_CHARS, '$4::timestamp')})`,
   events: `SELECT jsonb_build_object('status', ${STATUS_JSON}) FROM workspace_status s WHERE s.workspace_id = t.w`,
   llm: `SELECT jsonb_build_object('last_llm', jsonb_build_object('step_id', step_id, 'model', model, 'requested_at', ${isoTime('requested_at')}))
-    FROM llm_interactions WHERE workspace_id = t.w ORDER BY requested_at DESC LIMIT 1`,
+    FROM llm_interactions WHERE workspace_id = t.w AND requested_at >= $4::timestamp ORDER BY requested_at DESC LIMIT 1`,
   recordings: `SELECT jsonb_build_object('recording', jsonb_build_object('storage_path', storage_path, 'last_sync_byte', last_sync_byte))
     FROM recording_refs WHERE workspace_id = t.w`,
 };
@@ -35,14 +40,20 @@ const publishSql = (stream: BatchStream) => `
                   || coalesce((${DETAIL[stream]}), '{}') AS body) e`;
 const PUBLISH = Object.fromEntries(Object.keys(DETAIL).map((s) => [s, publishSql(s as BatchStream)])) as Record<BatchStream, string>;
 
+const BOUNDED = new Set<BatchStream>(['commands', 'llm']);
+
 export interface BatchCount {
   workspaceId: string;
   stored: number;
   rejected: number;
+  /** The newest time among the rows stored for this workspace. */
+  newest?: string;
 }
 
 /** Writes the batch's events; call it last in the transaction that stored the batch, and `published()` after its commit. */
 export async function publishBatch(client: pg.ClientBase, stream: BatchStream, counts: BatchCount[]): Promise<void> {
   if (counts.length === 0) return;
-  await client.query(PUBLISH[stream], [counts.map((c) => c.workspaceId), counts.map((c) => c.stored), counts.map((c) => c.rejected)]);
+  const params: unknown[] = [counts.map((c) => c.workspaceId), counts.map((c) => c.stored), counts.map((c) => c.rejected)];
+  if (BOUNDED.has(stream)) params.push(counts.every((c) => c.newest !== undefined) ? counts.map((c) => c.newest!).sort()[0] : '-infinity');
+  await client.query(PUBLISH[stream], params);
 }

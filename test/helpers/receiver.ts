@@ -10,6 +10,10 @@ export const INGEST_TOKEN = 'test-ingest-token';
 export const TOKEN_SECRET = 'test-token-secret';
 export const READ_TOKEN = 'test-read-token-0';
 
+export const KEEP_FOREVER = { commandLogRetentionDays: 0, stateTimelineRetentionDays: 0, llmInteractionsRetentionDays: 0, ingestRejectsRetentionDays: 0 } satisfies Partial<ReceiverConfig>;
+/** The same for a receiver process. */
+export const KEEP_FOREVER_ENV = { COMMAND_LOG_RETENTION_DAYS: '0', STATE_TIMELINE_RETENTION_DAYS: '0', LLM_INTERACTIONS_RETENTION_DAYS: '0', INGEST_REJECTS_RETENTION_DAYS: '0' };
+
 export function receiverConfig(databaseUrl: string, overrides: Partial<ReceiverConfig> = {}): ReceiverConfig {
   return {
     ...loadConfig(RECEIVER_SPEC, { DATABASE_URL: databaseUrl }),
@@ -19,6 +23,8 @@ export function receiverConfig(databaseUrl: string, overrides: Partial<ReceiverC
     ingestTokenSecret: TOKEN_SECRET,
     readToken: READ_TOKEN,
     logLevel: (process.env.FERRY_TEST_LOG as ReceiverConfig['logLevel']) ?? 'silent',
+    // The tests' lines carry fixed dates, which a retention would make too old as the calendar moves on.
+    ...KEEP_FOREVER,
     ...overrides,
   };
 }

@@ -2,7 +2,7 @@
 // (in-process, the test runner's own heap would be counted too).
 
 import { readFileSync } from 'node:fs';
-import { INGEST_TOKEN, READ_TOKEN, TOKEN_SECRET } from '../helpers/receiver.js';
+import { INGEST_TOKEN, KEEP_FOREVER_ENV, READ_TOKEN, TOKEN_SECRET } from '../helpers/receiver.js';
 import { RECEIVER_NODE_FLAGS } from '../../bench/lib/programs.js';
 import { RECEIVER_BIN, start, type Running } from '../helpers/process.js';
 
@@ -19,7 +19,7 @@ export async function startReceiverProcess(databaseUrl: string, env: Record<stri
     HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info',
     // The flags the image runs it with: its memory is measured as it will be in the pod.
     NODE_OPTIONS: RECEIVER_NODE_FLAGS.join(' '),
-    ...env,
+    ...KEEP_FOREVER_ENV, ...env,
   });
   const url = await readyUrl(running);
   return {

@@ -6,12 +6,14 @@
 
 import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadMigrations } from '../../receiver/db/migrate.js';
+import { spanPartitions } from '../../dev/partition-span.js';
+import { loadMigrations, migrate } from '../../receiver/db/migrate.js';
+import { applyRetention, ensurePartitions, partitionPolicy, RETENTION_GRACE_MS } from '../../receiver/db/partitions.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
 import { ndjson, postLines, request } from '../helpers/http.js';
-import { startTestReceiver } from '../helpers/receiver.js';
+import { KEEP_FOREVER, startTestReceiver } from '../helpers/receiver.js';
 import { shipperDirs, shipperEnv, startShipper } from '../helpers/shipper.js';
 import { waitFor } from '../helpers/wait.js';
 import { startPgBouncer, type PgBouncer } from './lib/pgbouncer.js';
@@ -125,4 +127,30 @@ describe('ingest through PgBouncer', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await stored()).toEqual({ n: 500, d: 500 });
   });
+});
+
+it('maintains the partitions through PgBouncer: two replicas make them ahead once, and retention detaches concurrently and drops', async () => {
+  const DAY = 86_400_000;
+  const direct = await freshDatabase();
+  const db = queryPool(direct);
+  await migrate(db);
+  const keep = partitionPolicy({ ...KEEP_FOREVER, partitionIntervalHours: 24, maxFutureSeconds: 86_400 });
+  await spanPartitions(db, keep, 10);
+  const replicas = [0, 1].map(() => new pg.Pool({ connectionString: bouncer.url(direct), max: 2 }));
+  try {
+    const later = Date.now() + 5 * DAY;
+    const made = (await Promise.all(replicas.map((r) => ensurePartitions(r, keep, later)))).flatMap((r) => r.created.map((p) => p.name));
+    expect(made.length).toBeGreaterThan(0);
+    expect(new Set(made).size).toBe(made.length);
+
+    const retention = { ...keep, retentionMs: { ...keep.retentionMs, command_log: 3 * DAY } };
+    const expired = (await db.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'command_log'::regclass AND c.relname < $1`, [`command_log_p${new Date(Date.now() - 3 * DAY - RETENTION_GRACE_MS).toISOString().slice(0, 10).replaceAll('-', '')}`])).rows.map((r) => r.relname);
+    const dropped = (await Promise.all(replicas.map((r) => applyRetention(r, retention, Date.now())))).flat();
+    dropped.push(...await applyRetention(replicas[0]!, retention, Date.now()));
+    expect(dropped.map((d) => d.partition).sort()).toEqual(expired.sort());
+    expect((await db.query('SELECT relname FROM pg_class WHERE relname = ANY($1)', [expired])).rows).toEqual([]);
+  } finally {
+    await Promise.all(replicas.map((r) => r.end()));
+  }
 });

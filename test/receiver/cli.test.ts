@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { freshDatabase, queryPool } from '../helpers/database.js';
 import { ndjson, postLines } from '../helpers/http.js';
-import { INGEST_TOKEN, TOKEN_SECRET } from '../helpers/receiver.js';
+import { INGEST_TOKEN, KEEP_FOREVER_ENV, TOKEN_SECRET } from '../helpers/receiver.js';
 import { manifestPlaceholders } from '../helpers/placeholders.js';
 import { RECEIVER_BIN, run, start } from '../helpers/process.js';
 
@@ -68,7 +68,7 @@ describe('configuration', () => {
 
 describe('as a process', () => {
   it('logs JSON without tokens, and on SIGTERM finishes the request in flight, then exits 0', async () => {
-    const receiver = start(RECEIVER_BIN, [], { DATABASE_URL: url, INGEST_TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'debug' });
+    const receiver = start(RECEIVER_BIN, [], { DATABASE_URL: url, INGEST_TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'debug', ...KEEP_FOREVER_ENV });
     const base = String((await receiver.waitForLog((l) => l.msg === 'receiver listening')).url);
     await receiver.waitForLog((l) => String(l.msg).includes('migrations') || String(l.msg).includes('schema'));
 

@@ -4,13 +4,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { migrate } from '../../receiver/db/migrate.js';
+import { partitionPolicy } from '../../receiver/db/partitions.js';
 import { createIngestQueue, type IngestQueue } from '../../receiver/ingest/ingest-queue.js';
 import type { StreamLoad, StreamRequest } from '../../receiver/ingest/load.js';
 import { parseNdjson, type ParseLimits } from '../../receiver/ingest/parse.js';
 import { TABLES } from '../../receiver/ingest/records.js';
+import { createTimeWindow } from '../../receiver/ingest/time-window.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
+import { KEEP_FOREVER } from '../helpers/receiver.js';
 
-const LIMITS: ParseLimits = { maxLineBytes: 1 << 20, maxRequestLines: 10_000, rejectRawBytes: 64 };
+const POLICY = partitionPolicy({ ...KEEP_FOREVER, partitionIntervalHours: 24, maxFutureSeconds: 86_400 });
+const LIMITS: ParseLimits = { maxLineBytes: 1 << 20, maxRequestLines: 10_000, rejectRawBytes: 64, window: createTimeWindow(POLICY, () => []) };
 
 let db: pg.Pool;
 let groups: number[];
@@ -66,6 +70,19 @@ describe('the ingest queue', () => {
     expect(await stored('q-a')).toEqual(['a1', 'a2', 'a3']);
     expect(await stored('q-b')).toEqual(['b1']);
     expect(await stored('q-c')).toEqual(['c1', 'c2', 'c3']);
+  });
+
+  it("writes a group's rows workspace by workspace, each workspace's in file order", async () => {
+    groups.length = 0;
+    await loadTogether([
+      await request('o-0', commands('first')),
+      await request('o-c', commands('c1', 'c2')),
+      await request('o-a', commands('a1', 'a2', 'a3')),
+      await request('o-b', commands('b1')),
+    ]);
+    expect(groups).toEqual([1, 3]);
+    const { rows } = await db.query("SELECT workspace_id, command FROM command_log WHERE workspace_id LIKE 'o-%' ORDER BY id");
+    expect(rows.map((r) => r.command)).toEqual(['first', 'a1', 'a2', 'a3', 'b1', 'c1', 'c2']);
   });
 
   it('answers a gap inside a group to that request alone', async () => {

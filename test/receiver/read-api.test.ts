@@ -3,11 +3,14 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
+import { spanPartitions } from '../../dev/partition-span.js';
+import { migrate } from '../../receiver/db/migrate.js';
+import { partitionPolicy } from '../../receiver/db/partitions.js';
 import { TABLES, WORKSPACE, WORKSPACES } from '../../receiver/routes/read-api.js';
 import { timePageQuery } from '../../receiver/read/time-page.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
 import { ndjson, postLines, request } from '../helpers/http.js';
-import { INGEST_TOKEN, READ_TOKEN, startTestReceiver } from '../helpers/receiver.js';
+import { INGEST_TOKEN, KEEP_FOREVER, READ_TOKEN, startTestReceiver } from '../helpers/receiver.js';
 
 let base: string;
 let db: pg.Pool;
@@ -145,6 +148,18 @@ describe('auth', () => {
   });
 });
 
+async function explain(pool: pg.Pool, sql: string, params: unknown[], options = ''): Promise<string> {
+  const rows = (await pool.query(`EXPLAIN ${options} ${sql}`, params)).rows as Array<{ 'QUERY PLAN': string }>;
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
+}
+
+/** No sequential scan of a table that holds rows: the empty partitions made ahead are scanned for nothing, which is the planner's right choice. */
+async function expectNoTableScan(pool: pg.Pool, plan: string): Promise<void> {
+  for (const [, table] of plan.matchAll(/Seq Scan on (\S+)/g)) {
+    expect((await pool.query(`SELECT count(*)::int AS n FROM ONLY ${table}`)).rows[0].n, `Seq Scan on ${table}`).toBe(0);
+  }
+}
+
 describe('query plans', () => {
   beforeAll(async () => {
     // Enough rows that a sequential scan would be the planner's choice if no index served.
@@ -161,21 +176,18 @@ describe('query plans', () => {
     await db.query('ANALYZE');
   });
 
-  async function plan(sql: string, params: unknown[]): Promise<string> {
-    const rows = (await db.query(`EXPLAIN ${sql}`, params)).rows as Array<{ 'QUERY PLAN': string }>;
-    return rows.map((r) => r['QUERY PLAN']).join('\n');
-  }
+  const plan = (sql: string, params: unknown[]) => explain(db, sql, params);
 
   it('the workspace list walks the primary key and finds each last command by index', async () => {
     const p = await plan(WORKSPACES, ['bulk-1', 101]);
-    expect(p).not.toMatch(/Seq Scan/);
+    await expectNoTableScan(db, p);
     expect(p).toMatch(/workspace_status_pkey/);
     expect(p).toMatch(/idx_command_log_ws/);
   });
 
   it('one workspace: status and recording by key, last command by index', async () => {
     const p = await plan(WORKSPACE, ['bulk-7']);
-    expect(p).not.toMatch(/Seq Scan/);
+    await expectNoTableScan(db, p);
     expect(p).toMatch(/idx_command_log_ws/);
     expect(p).toMatch(/recording_refs_pkey/);
   });
@@ -189,7 +201,96 @@ describe('query plans', () => {
   ] as const)('%s pages use %s', async (name, index, q) => {
     const { sql, params } = timePageQuery(TABLES[name], 'bulk-42', q as Record<string, string | undefined>);
     const p = await plan(sql, params);
-    expect(p).not.toMatch(/Seq Scan/);
+    await expectNoTableScan(db, p);
     expect(p).toMatch(new RegExp(index));
+  });
+});
+
+describe('query plans over partitions spanning 30 days', () => {
+  let part: pg.Pool;
+  const DAY = 86_400_000;
+  const now = Date.now();
+  const daysAgo = (d: number) => new Date(now - d * DAY).toISOString();
+  const POLICY = partitionPolicy({ ...KEEP_FOREVER, partitionIntervalHours: 24, maxFutureSeconds: 86_400 });
+
+  beforeAll(async () => {
+    part = queryPool(await freshDatabase());
+    await migrate(part);
+    await spanPartitions(part, POLICY, 30, now);
+    // 500 workspaces, rows spread evenly over the 30 days up to now.
+    const spread = (n: number) => `(now() AT TIME ZONE 'utc') - interval '30 days' + i * interval '30 days' / ${n}`;
+    await part.query(`INSERT INTO command_log (workspace_id, command, exit_code, timestamp)
+      SELECT 'bulk-' || (i % 500), 'ls', 0, ${spread(300_000)} FROM generate_series(1, 300000) i`);
+    await part.query(`INSERT INTO state_timeline (workspace_id, event_type, step_id, timestamp)
+      SELECT 'bulk-' || (i % 500), 'step_started', 's', ${spread(150_000)} FROM generate_series(1, 150000) i`);
+    await part.query(`INSERT INTO llm_interactions (workspace_id, step_id, prompt_context, response, model, requested_at)
+      SELECT 'bulk-' || (i % 500), 's' || (i % 7), '{}', 'r', 'm', ${spread(30_000)} FROM generate_series(1, 30000) i`);
+    await part.query(`INSERT INTO workspace_status (workspace_id, workshop_name, updated_at)
+      SELECT 'bulk-' || i, 'k', now() FROM generate_series(0, 499) i`);
+    await part.query('ANALYZE');
+  });
+
+  const partitionsIn = (plan: string, table: string) => new Set([...plan.matchAll(new RegExp(`on (${table}_p\\d{8}_\\d{4})`, 'g'))].map((m) => m[1]!));
+  /** Partition scans that ran, in an EXPLAIN ANALYZE. */
+  const executed = (plan: string, table: string) => new Set([...plan.matchAll(new RegExp(`on (${table}_p\\d{8}_\\d{4}) \\S+ \\(actual`, 'g'))].map((m) => m[1]!));
+  const dayOf = (iso: string) => iso.slice(0, 10).replaceAll('-', '');
+
+  it('has a partition per day, 30 days back and days ahead', async () => {
+    const { rows } = await part.query("SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'command_log'::regclass");
+    expect(rows[0].n).toBeGreaterThanOrEqual(33);
+  });
+
+  it('a newest-first page reads the newest partitions in order and stops: the older ones never run', async () => {
+    const { sql, params } = timePageQuery(TABLES.commands, 'bulk-42', { order: 'desc', limit: '10' });
+    const p = await explain(part, sql, params, '(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)');
+    await expectNoTableScan(part, p);
+    expect(p).not.toMatch(/Merge Append|Seq Scan on command_log_p/);
+    expect(p).toMatch(/idx_command_log_ws/);
+    const ran = executed(p, 'command_log');
+    const listed = partitionsIn(p, 'command_log');
+    expect(listed.size).toBeGreaterThanOrEqual(31);
+    // The (empty) partitions ahead, then today's: everything older never runs.
+    expect(ran.size).toBeLessThanOrEqual(6);
+    expect([...ran].every((name) => name.slice(-13, -5) >= dayOf(daysAgo(1)))).toBe(true);
+  });
+
+  it("a page between two times plans only those days' partitions", async () => {
+    const { sql, params } = timePageQuery(TABLES.commands, 'bulk-42', { from: daysAgo(10), to: daysAgo(9) });
+    const p = await explain(part, sql, params);
+    await expectNoTableScan(part, p);
+    expect([...partitionsIn(p, 'command_log')].sort()).toEqual([`command_log_p${dayOf(daysAgo(10))}_0000`, `command_log_p${dayOf(daysAgo(9))}_0000`].filter((v, i, a) => a.indexOf(v) === i));
+  });
+
+  it("a cursor's time prunes the partitions the page cannot reach", async () => {
+    const after = Buffer.from(JSON.stringify([daysAgo(20).replace('T', ' ').replace('Z', ''), 1])).toString('base64url');
+    const { sql, params } = timePageQuery(TABLES.commands, 'bulk-42', { order: 'desc', after });
+    const p = await explain(part, sql, params);
+    await expectNoTableScan(part, p);
+    const days = [...partitionsIn(p, 'command_log')].map((name) => name.slice(-13, -5));
+    expect(days.length).toBeGreaterThan(0);
+    expect(days.every((d) => d <= dayOf(daysAgo(20)))).toBe(true);
+  });
+
+  it.each([
+    ['timeline', 'state_timeline', { from: daysAgo(5), to: daysAgo(4) }],
+    ['llm', 'llm_interactions', { from: daysAgo(5), to: daysAgo(4), step: 's3' }],
+  ] as const)('%s pages between two times plan only those days', async (name, table, q) => {
+    const { sql, params } = timePageQuery(TABLES[name], 'bulk-42', q);
+    const p = await explain(part, sql, params);
+    await expectNoTableScan(part, p);
+    expect(partitionsIn(p, table).size).toBeLessThanOrEqual(2);
+  });
+
+  it("a workspace's last command reads only the newest partitions", async () => {
+    const p = await explain(part, WORKSPACE, ['bulk-7'], '(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)');
+    await expectNoTableScan(part, p);
+    expect(executed(p, 'command_log').size).toBeLessThanOrEqual(6);
+    expect(p).toMatch(/never executed/);
+  });
+
+  it('the workspace list finds each last command in the newest partitions', async () => {
+    const p = await explain(part, WORKSPACES, ['', 101], '(ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)');
+    await expectNoTableScan(part, p);
+    expect(executed(p, 'command_log').size).toBeLessThanOrEqual(6);
   });
 });

@@ -55,6 +55,18 @@ describe('GET /stream', () => {
     s.close();
   });
 
+  it('a batch of older lines still reports the newest command and tutor call stored before it', async () => {
+    const s = await openStream(`${a.url}/stream?workspace=ws-late`);
+    const post = (stream: string, source: string, line: object) => postLines(a.url, stream, ndjson([line]), { workspace: 'ws-late', source });
+    await post('commands', 'new', { command: 'newest', exit_code: 0, timestamp: '2026-11-20T10:00:00Z' });
+    await post('commands', 'old', { command: 'a day older', exit_code: 0, timestamp: '2026-11-19T10:00:00Z' });
+    await post('llm', 'new', { step_id: 'newest', prompt_context: {}, response: 'r', model: 'm', requested_at: '2026-11-20T10:00:00Z' });
+    await post('llm', 'old', { step_id: 'older', prompt_context: {}, response: 'r', model: 'm', requested_at: '2026-11-18T10:00:00Z' });
+    await s.until('four batches', () => s.batches().length >= 4);
+    expect(s.batches().map((e) => e.last_command?.command ?? e.last_llm?.step_id)).toEqual(['newest', 'newest', 'newest', 'newest']);
+    s.close();
+  });
+
   it('filters by workspace', async () => {
     const s = await openStream(`${a.url}/stream?workspace=ws-f1,ws-f3`);
     await commands(b, 'ws-f1', 'ls');

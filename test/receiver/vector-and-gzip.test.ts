@@ -44,6 +44,13 @@ describe('Vector JSON arrays', () => {
     expect(rows).toEqual([{ current_step: 'one', connected: true }]);
   });
 
+  it("writes an array's rows workspace by workspace, each workspace's in the array's order", async () => {
+    const events = ['vec-s2', 'vec-s1', 'vec-s2', 'vec-s1'].map((ws, i) => ({ command: `${ws} ${i}`, exit_code: 0, timestamp: '2026-11-23T10:00:00Z', workspace_id: ws }));
+    expect((await postArray(base, 'commands', events)).body).toMatchObject({ accepted: 4 });
+    const { rows } = await db.query("SELECT command FROM command_log WHERE workspace_id LIKE 'vec-s_' ORDER BY id");
+    expect(rows.map((r) => r.command)).toEqual(['vec-s1 1', 'vec-s1 3', 'vec-s2 0', 'vec-s2 2']);
+  });
+
   it('rejects bad elements one by one and loads the rest', async () => {
     const res = await postArray(base, 'commands', [
       vectorEvent('not json', 'vec-bad'),

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../shared/log.js';
 import { DURATION_BUCKETS } from '../shared/metrics.js';
-import type { PartitionReport } from './db/partition-maintenance.js';
+import { MAINTENANCE_STEPS, type PartitionReport } from './db/partition-maintenance.js';
 import type { ReceiverEvents } from './events.js';
 import type { MemoryBudget } from './limits/memory-budget.js';
 
@@ -36,6 +36,8 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const partitionsCreated = new Counter({ name: `${P}partitions_created_total`, help: 'Partitions this replica created ahead, by table', labelNames: ['table'], registers });
   const partitionsDropped = new Counter({ name: `${P}partitions_dropped_total`, help: 'Partitions this replica dropped past their retention, by table', labelNames: ['table'], registers });
   const maintenanceErrors = new Counter({ name: `${P}partition_maintenance_errors_total`, help: 'Partition maintenance steps that failed (create, retention, report); the next run tries again', labelNames: ['step'], registers });
+  // Born at 0, so that the first failure shows in increase() and the dashboard has a series to draw.
+  for (const step of MAINTENANCE_STEPS) maintenanceErrors.inc({ step }, 0);
   const partitions = new Gauge({ name: `${P}partitions`, help: 'Partitions of each log table, as the last maintenance run saw them', labelNames: ['table'], registers });
   const tableBytes = new Gauge({ name: `${P}table_bytes`, help: 'Bytes on disk of each log table: every partition, its indexes and TOAST', labelNames: ['table'], registers });
   // Both relative to the scrape's clock, from the times the last run found.

@@ -24,7 +24,8 @@ export interface PartitionReport {
   bytes: number;
 }
 
-export type MaintenanceStep = 'create' | 'retention' | 'report';
+export const MAINTENANCE_STEPS = ['create', 'retention', 'report'] as const;
+export type MaintenanceStep = (typeof MAINTENANCE_STEPS)[number];
 
 export interface PartitionMaintenance {
   /** The partitions as the last run saw them (none before the first). */

@@ -64,6 +64,8 @@ export function admitBodies(app: FastifyInstance, deps: AdmissionDeps): void {
     }
     req.lease = deps.budget.lease(declared || UNKNOWN_LENGTH_LEASE);
     if (!req.lease) {
+      // Refused unread: what it was admitted for is given back to its workspace.
+      if (deps.rate && tenant !== undefined) deps.rate.charge(tenant, -declared);
       deps.onLimited(route, 'memory');
       throw overloaded();
     }

@@ -9,7 +9,7 @@ export type Admission = { ok: true } | { ok: false; retryAfterMs: number };
 
 export interface WorkspaceRate {
   admit(workspace: string, bytes: number): Admission;
-  /** Takes bytes that were not known at admission; the bucket may go below zero. */
+  /** Takes bytes that were not known at admission (the bucket may go below zero), or gives back (negative) bytes admitted but never read. */
   charge(workspace: string, bytes: number): void;
 }
 

@@ -109,9 +109,9 @@ it('answers 503 within seconds while the database is black-holed, stays bounded,
   for (let i = 0; i < SHIPPERS; i++) {
     const written = simulators[i]!.written();
     const ws = `blackhole-${i}`;
-    await waitFor(async () => (await db.query('SELECT count(*)::int AS n FROM command_log WHERE workspace_id = $1', [ws])).rows[0].n === written.commands, `${ws}'s ${written.commands} commands`, 60_000, 250);
-    const { rows } = await db.query('SELECT count(*)::int AS n FROM state_timeline WHERE workspace_id = $1', [ws]);
-    expect(rows[0].n).toBe(written.events);
+    for (const [table, lines] of [['command_log', written.commands], ['state_timeline', written.events], ['llm_interactions', written.llm]] as const) {
+      await waitFor(async () => (await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE workspace_id = $1`, [ws])).rows[0].n === lines, `${ws}'s ${lines} rows of ${table}`, 60_000, 250);
+    }
   }
   for (const s of shippers) {
     s.child.kill('SIGTERM');

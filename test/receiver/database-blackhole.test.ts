@@ -117,5 +117,11 @@ it('answers 503 within seconds while the database is black-holed, stays bounded,
     s.child.kill('SIGTERM');
     expect((await s.exited).code).toBe(0);
   }
+  // Once every shipper has drained and gone, nothing was doubled either.
+  for (let i = 0; i < SHIPPERS; i++) {
+    const { commands } = simulators[i]!.written();
+    const { rows } = await db.query('SELECT count(*)::int AS n, count(DISTINCT command)::int AS d FROM command_log WHERE workspace_id = $1', [`blackhole-${i}`]);
+    expect(rows[0].n).toBe(commands);
+  }
   expect(receiver.child.exitCode).toBeNull();
 }, 180_000);

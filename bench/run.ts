@@ -16,12 +16,13 @@ import { fleet } from './scenarios/fleet.js';
 import { growth } from './scenarios/growth.js';
 import { ingest } from './scenarios/ingest.js';
 import { latency } from './scenarios/latency.js';
+import { noisyNeighbour } from './scenarios/noisy-neighbour.js';
 import { peer } from './scenarios/peer.js';
 import { recording } from './scenarios/recording.js';
 import { shipper } from './scenarios/shipper.js';
 import { stream } from './scenarios/stream.js';
 
-const SCENARIOS: Scenario[] = [ingest, shipper, catchUp, peer, latency, fleet, stream, recording, crash, growth];
+const SCENARIOS: Scenario[] = [ingest, shipper, catchUp, peer, latency, fleet, noisyNeighbour, stream, recording, crash, growth];
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 /** BENCH_LABEL=<name> keeps this run beside the plain one (<scenario>@<name>.json): a before/after in one report. */
 const label = process.env.BENCH_LABEL?.replace(/[^\w.-]/g, '_');

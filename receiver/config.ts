@@ -25,8 +25,8 @@ export const RECEIVER_SPEC = {
   maxRequestLines: int('MAX_REQUEST_LINES', 1, 10_000_000, { help: 'most lines (or Vector events) in one request; each costs memory and a row, so more is answered 413', default: 250_000 }),
   rejectRawBytes: bytes('REJECT_RAW_BYTES', 0, 1024 ** 2, { help: 'how many bytes of a rejected line are kept in ingest_rejects.raw', default: 4096, shown: '4KiB' }),
   ingestMemoryBytes: bytes('INGEST_MEMORY_BYTES', 1024 ** 2, 64 * 1024 ** 3, { help: 'request body bytes this replica holds at once (read, parsed, queued, loading); past it, 503 before the body is read. Size it from the memory limit: see the README', default: 32 * 1024 ** 2, shown: '32MiB' }),
-  workspaceRateBytes: bytes('WORKSPACE_RATE_BYTES', 0, 1024 ** 3, { help: 'body bytes per second one workspace may send to this replica; past it, 429 with Retry-After (0: no limit)', default: 2 * 1024 ** 2, shown: '2MiB' }),
-  workspaceBurstBytes: bytes('WORKSPACE_BURST_BYTES', 1024, 64 * 1024 ** 3, { help: 'bytes a workspace may send at once above its rate (at least MAX_BODY_BYTES)', default: 32 * 1024 ** 2, shown: '32MiB' }),
+  workspaceRateBytes: bytes('WORKSPACE_RATE_BYTES', 0, 1024 ** 3, { help: 'body bytes per second one workspace may send to this replica; past it, 429 with Retry-After (0: no limit)', default: 512 * 1024, shown: '512KiB' }),
+  workspaceBurstBytes: bytes('WORKSPACE_BURST_BYTES', 1024, 64 * 1024 ** 3, { help: 'bytes a workspace may send at once above its rate (at least MAX_BODY_BYTES)', default: 16 * 1024 ** 2, shown: '16MiB' }),
   trustProxy: {
     ...optionalStr('TRUST_PROXY', { help: 'addresses or CIDRs (comma-separated) of proxies whose X-Forwarded-Proto and -For count, e.g. an ingress that ends TLS', shown: 'unset: none' }),
     expected: 'IP addresses or CIDRs, comma-separated',

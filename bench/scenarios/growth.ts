@@ -22,13 +22,12 @@ import { sortedVersusInterleaved, tutorCallCompression } from '../lib/cheaper-ro
 import { startFleetGenerator, type FleetEvent } from '../lib/fleet-run.js';
 import { COMMAND_COLUMNS, indexBytes, measuredLines, preload } from '../lib/growth-data.js';
 import { postCommandStreams } from '../lib/post-streams.js';
-import { startReceiverProcess } from '../lib/programs.js';
+import { BENCH_TOKEN, startReceiverProcess } from '../lib/programs.js';
 import { max } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import { sampleWaits } from '../lib/wait-events.js';
 import type { Row, Scenario } from '../scenario.js';
 
-const TOKEN = 'bench-token';
 const DAY = 86_400_000;
 const TARGETS = { keepsRate: 0.9, shareOfCopy: 0.8, dropP99Ms: 250 };
 const KEEP: PartitionPolicy = partitionPolicy({ partitionIntervalHours: 24, maxFutureSeconds: 86_400, commandLogRetentionDays: 0, stateTimelineRetentionDays: 0, llmInteractionsRetentionDays: 0, ingestRejectsRetentionDays: 0 });
@@ -121,8 +120,8 @@ export const growth: Scenario = {
       // The first load of a run is slower everywhere (a cold receiver, cold caches): one goes first, unmeasured.
       const warmUp = targets.find((t) => t.fill === 'empty')!;
       ctx.progress('warm-up: one ferry load, not measured');
-      const warm = await startReceiverProcess(warmUp.url, TOKEN);
-      await postCommandStreams(warm.url, TOKEN, lines.streams.map((s) => ({ ...s, sourceId: 'warm-up' })));
+      const warm = await startReceiverProcess(warmUp.url, BENCH_TOKEN);
+      await postCommandStreams(warm.url, BENCH_TOKEN, lines.streams.map((s) => ({ ...s, sourceId: 'warm-up' })));
       await warm.stop();
       for (let round = 1; round <= rounds; round++) {
         for (const t of targets) {
@@ -137,11 +136,11 @@ export const growth: Scenario = {
           ctx.progress(`${label}: ferry, ${streams} streams`);
           await prepare(t);
           before = await count(t.pool);
-          const receiver = await startReceiverProcess(t.url, TOKEN);
+          const receiver = await startReceiverProcess(t.url, BENCH_TOKEN);
           const waits = sampleWaits(t.pool, 'ferry-receiver');
           const blocks = await blockCounters(t.pool);
           clock = performance.now();
-          await postCommandStreams(receiver.url, TOKEN, lines.streams.map((s) => ({ ...s, sourceId: `growth-${round}` })));
+          await postCommandStreams(receiver.url, BENCH_TOKEN, lines.streams.map((s) => ({ ...s, sourceId: `growth-${round}` })));
           const seconds = (performance.now() - clock) / 1000;
           const after = await blockCounters(t.pool);
           const w = waits.take();
@@ -257,11 +256,11 @@ interface DropResult {
 
 /** Warm-up, then stages before, during and after a retention run that drops the partitions older than `keepDays`. */
 async function fleetDuringDrop(ctx: Parameters<Scenario['run']>[0], t: Target, o: { workspaces: number; seconds: number; keepDays: number }): Promise<DropResult> {
-  const receiver = await startReceiverProcess(t.url, TOKEN);
+  const receiver = await startReceiverProcess(t.url, BENCH_TOKEN);
   const names = ['warm-up', 'before the drop', 'retention running', 'after'];
   const stages = [{ scale: 1, seconds: 15, warmUp: true }, { scale: 1, seconds: 20 }, { scale: 1, seconds: o.seconds }, { scale: 1, seconds: 20 }];
   ctx.progress(`fleet: ${o.workspaces} workspaces at 1x; retention at the third stage drops what is older than ${o.keepDays} days`);
-  const generator = startFleetGenerator({ url: receiver.url, token: TOKEN, workspaces: o.workspaces, intervalMs: 4000, stages });
+  const generator = startFleetGenerator({ url: receiver.url, token: BENCH_TOKEN, workspaces: o.workspaces, intervalMs: 4000, stages });
   const ticks: DropResult['ticks'] = [];
   const rows: Row[] = [];
   let retention: Promise<void> | undefined;

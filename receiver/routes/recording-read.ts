@@ -1,7 +1,7 @@
 // GET /recordings/:workspace_id: one workspace's recording, for dashboards
-// (read token). The whole-file object when it exists, otherwise the durable
-// segments concatenated in order: the same bytes either way, up to what is
-// durable. ?generation= picks another generation than the one recording_refs
+// (read token). The whole-file object when it exists and holds at least what
+// the segments hold, otherwise the durable segments concatenated in order:
+// the same bytes either way, up to what is durable. ?generation= picks another generation than the one recording_refs
 // points at.
 
 import { Readable } from 'node:stream';
@@ -37,7 +37,7 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
     const key = parseS3Url(storagePath)?.key ?? '';
     const segments = /\/segments\/([^/]+)\/$/.exec(key);
     if (segments) return segments[1];
-    return (await store.metadata(key))?.[GENERATION_METADATA];
+    return (await store.head(key))?.metadata[GENERATION_METADATA];
   }
 
   app.get('/recordings/:workspace_id', async (req, reply) => {
@@ -51,11 +51,13 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
     if (!generation) throw new RequestError('not_found', `no recording for workspace ${ws}`);
 
     const primary = primaryFinalKey(ws);
-    const primaryMeta = await s.metadata(primary);
-    const finalKey = primaryMeta?.[GENERATION_METADATA] === generation ? primary : (await s.metadata(generationFinalKey(ws, generation))) ? generationFinalKey(ws, generation) : undefined;
-    reply.type(RECORDING_CONTENT_TYPE).header('x-recording-generation', generation);
-    if (finalKey) return reply.header('x-recording-source', 'final').send(await s.read(finalKey));
+    const primaryHead = await s.head(primary);
+    const finalKey = primaryHead?.metadata[GENERATION_METADATA] === generation ? primary : generationFinalKey(ws, generation);
+    const final = finalKey === primary ? primaryHead : await s.head(finalKey);
     const segments = contiguousSegments(await s.list(segmentsPrefix(ws, generation)));
+    reply.type(RECORDING_CONTENT_TYPE).header('x-recording-generation', generation);
+    // An older whole object (an idle upload) holds less than the segments when the last one missed the drain deadline.
+    if (final && final.size >= (segments.at(-1)?.end ?? 0)) return reply.header('x-recording-source', 'final').send(await s.read(finalKey));
     if (segments.length === 0) throw new RequestError('not_found', `nothing of generation ${generation} is durable yet`);
     return reply
       .header('x-recording-source', 'segments')

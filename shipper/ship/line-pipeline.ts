@@ -7,14 +7,16 @@
 import type { PipelineDef } from '../config.js';
 import type { ShipperEvents } from '../events.js';
 import type { CheckpointStore, FilePosition } from '../tail/checkpoint-store.js';
+import { fileErrorCode } from '../tail/file-errors.js';
 import { frameLines, readWindow, type FrameLimits } from '../tail/framer.js';
-import { latestTruncations } from '../tail/generation.js';
+import { enterGeneration, generationEnded } from '../tail/generation.js';
 import { openSource, type SourceFile } from '../tail/source-file.js';
 import type { Wakeup } from '../tail/watcher.js';
+import { backoffDelayMs } from './backoff.js';
 import { committedOffset, committedSources } from './offsets-client.js';
 import { nativeRequest, vectorRequest, type BatchRef } from './request-body.js';
 import type { RetryingTransport } from './retrying-transport.js';
-import { CONTENT_TYPES, HEADERS, PATHS, type RejectReport } from '../../shared/wire.js';
+import { ANSWER_KEYS, CONTENT_TYPES, HEADERS, PATHS, type RejectReport } from '../../shared/wire.js';
 
 /** Bytes of an over-long line sent to the receiver with its reject. */
 export const REJECT_PREFIX_BYTES = 1024;
@@ -32,12 +34,14 @@ export interface LinePipelineDeps {
   events: ShipperEvents;
   /** How often, at most, the first line is re-read to notice a rewrite in place. */
   identityCheckMs: number;
+  /** Cap of the backoff between attempts at a file that cannot be read. */
+  retryMaxDelayMs: number;
 }
 
 export interface LinePipeline {
   readonly name: string;
-  /** Ships until drained (after drain()) or until the signal aborts. */
-  run(signal: AbortSignal): Promise<void>;
+  /** Ships until drained (after drain()) or until the signal aborts; resolves true when nothing was left. */
+  run(signal: AbortSignal): Promise<boolean>;
   /** Ship what is there, then stop. */
   drain(): void;
   lagBytes(): number;
@@ -61,11 +65,11 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   let identityCheckedAt = 0;
 
   /** A rewrite in place (new first line, size not smaller) is looked for once per interval, not per batch. */
-  async function rewrittenInPlace(src: SourceFile): Promise<boolean> {
+  function firstLineDue(): boolean {
     const now = performance.now();
     if (now - identityCheckedAt < d.identityCheckMs) return false;
     identityCheckedAt = now;
-    return src.rewritten();
+    return true;
   }
 
   function noteLag(bytes: number): void {
@@ -75,35 +79,38 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     events.onLag(def.name, lag, unshippedSince);
   }
 
+  /** Waits `ms`, or less when the pipeline is drained or stopped. */
+  async function pause(ms: number, signal: AbortSignal): Promise<void> {
+    const until = performance.now() + ms;
+    while (!draining && !signal.aborted && performance.now() < until) await d.wakeup.wait();
+  }
+
   function advance(offset: number): void {
     position = { ...position!, offset };
     d.checkpoints.set(def.name, position);
   }
 
+  /** Closes the file; a truncation seen and not yet entered stays pending (it names the next generation of this inode). */
   async function forgetSource(): Promise<void> {
     await source?.close().catch(() => undefined);
     source = undefined;
     position = undefined;
-    truncations = undefined;
     tooLong = undefined;
   }
 
-  async function enterGeneration(src: SourceFile, signal: AbortSignal): Promise<boolean> {
+  async function enter(src: SourceFile, signal: AbortSignal): Promise<boolean> {
     const saved = d.checkpoints.get(def.name);
-    let n = truncations ?? (saved && src.generation(saved.truncations) === saved.generation ? saved.truncations : undefined);
-    if (n === undefined && d.format.kind === 'native') {
-      // No checkpoint vouches for the truncation count: the receiver knows which ids it holds.
-      const held = await committedSources(d.transport, d.workspaceId, def.stream, signal, (f) => events.onAttemptFailed(def.name, f));
-      if (held === undefined) return false;
-      n = latestTruncations(src.generation(0), held);
-    }
-    n ??= 0;
-    const generation = src.generation(n);
-    const known = saved?.generation === generation;
+    // The receiver knows which generations of this stream it holds; Vector-era receivers cannot say.
+    const held = d.format.kind === 'native'
+      ? () => committedSources(d.transport, d.workspaceId, def.stream, signal, (f) => events.onAttemptFailed(def.name, f))
+      : undefined;
+    const entered = await enterGeneration(src, truncations, saved, held);
+    if (!entered) return false;
+    const { generation, known } = entered;
     let offset: number;
     if (d.format.kind === 'vector') {
       // Vector-era receivers have no offsets endpoint: the checkpoint is all there is.
-      offset = known ? saved.offset : 0;
+      offset = known ? saved!.offset : 0;
       events.onResumed(def.name, generation, offset, known ? 'checkpoint' : 'new_generation');
     } else {
       const committed = await committedOffset(d.transport, d.workspaceId, def.stream, generation, signal, (f) => events.onAttemptFailed(def.name, f));
@@ -111,7 +118,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       offset = committed;
       events.onResumed(def.name, generation, offset, 'receiver');
     }
-    position = { generation, offset, truncations: n };
+    position = { generation, offset, truncations: entered.truncations };
     truncations = undefined;
     d.checkpoints.set(def.name, position);
     // A new generation is durable before any of it ships, so a restart names it the same way.
@@ -161,7 +168,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       return 'progress';
     }
     const result = await d.transport.deliver({
-      path: PATHS.rejects, contentType: CONTENT_TYPES.json, headers: { [HEADERS.workspaceId]: d.workspaceId }, body: JSON.stringify(report),
+      path: PATHS.rejects, contentType: CONTENT_TYPES.json, headers: { [HEADERS.workspaceId]: d.workspaceId }, body: JSON.stringify(report), answerKey: ANSWER_KEYS.rejects,
     }, signal, (f) => events.onAttemptFailed(def.name, f));
     if (result.status === 'aborted') return 'idle';
     tooLong = undefined;
@@ -195,11 +202,14 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       if (!(await source.identify())) return atEnd();
       // Until the receiver says where it is committed, all of the file counts as unshipped.
       noteLag(await source.size());
-      return (await enterGeneration(source, signal)) ? 'progress' : 'idle';
+      return (await enter(source, signal)) ? 'progress' : 'idle';
     }
     const size = await source.size();
-    if (size < position.offset || (await rewrittenInPlace(source))) {
-      events.onNewGeneration(def.name, position.generation, size < position.offset ? 'truncated' : 'rewritten');
+    // An over-long line cut below the point its scan reached is framed again from its start.
+    if (tooLong && size < tooLong.scannedTo) tooLong = undefined;
+    const ended = await generationEnded(source, size, position.offset, firstLineDue());
+    if (ended) {
+      events.onNewGeneration(def.name, position.generation, ended);
       truncations = position.truncations + 1;
       position = undefined;
       tooLong = undefined;
@@ -230,18 +240,35 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     async run(signal) {
       const onAbort = () => d.wakeup.wake();
       signal.addEventListener('abort', onAbort, { once: true });
+      /** Attempts in a row that failed on the file (EACCES, EISDIR, EIO...). */
+      let failures = 0;
       try {
         while (!signal.aborted) {
-          if ((await step(signal)) === 'progress') continue;
+          let next: Step;
+          try {
+            next = await step(signal);
+          } catch (err) {
+            // The file's trouble stays the file's: counted, logged once per change, tried again later.
+            failures++;
+            events.onFileError(def.name, d.path, fileErrorCode(err), err);
+            await forgetSource();
+            if (draining) break;
+            await pause(backoffDelayMs(failures, d.retryMaxDelayMs), signal);
+            continue;
+          }
+          if (failures > 0) events.onFileRecovered(def.name, d.path);
+          failures = 0;
+          if (next === 'progress') continue;
           if (draining) break;
           await d.wakeup.wait();
         }
       } finally {
         signal.removeEventListener('abort', onAbort);
         if (draining && partialBytes > 0) events.onPartialLineLeft(def.name, partialBytes);
-        events.onDrained(def.name, !signal.aborted, lag);
+        events.onDrained(def.name, !signal.aborted && failures === 0, lag);
         await source?.close().catch(() => undefined);
       }
+      return !signal.aborted && failures === 0;
     },
     drain() {
       draining = true;

@@ -1,6 +1,7 @@
 // Retry is a wrapper around the transport: exponential backoff with jitter
-// (ship/backoff.ts); Retry-After beats the computed wait; a refused request
-// (4xx: a configuration fault) is retried slowly, never dropped.
+// (ship/backoff.ts); Retry-After beats the computed wait; a configuration
+// fault (a refused request, 4xx, or a 2xx that is not the receiver's answer)
+// is retried slowly, never dropped.
 
 import { retryWithBackoff, sleep } from './backoff.js';
 import type { Delivery, HttpTransport, Outgoing } from './http-transport.js';
@@ -12,8 +13,8 @@ export type Final = Extract<Delivery, { status: 'delivered' | 'gap' }> | { statu
 
 export interface FailedAttempt {
   attempt: number;
-  delivery: Extract<Delivery, { status: 'retryable' | 'refused' }>;
-  /** How long until the next attempt, when known up front (Retry-After, refused). */
+  delivery: Extract<Delivery, { status: 'retryable' | 'refused' | 'misdirected' }>;
+  /** How long until the next attempt, when known up front (Retry-After, a configuration fault). */
   waitMs?: number;
 }
 
@@ -23,7 +24,7 @@ export interface RetryPolicy {
 }
 
 class Failed extends Error {
-  constructor(readonly delivery: Extract<Delivery, { status: 'retryable' | 'refused' }>) {
+  constructor(readonly delivery: Extract<Delivery, { status: 'retryable' | 'refused' | 'misdirected' }>) {
     super(delivery.reason);
   }
 }
@@ -37,7 +38,7 @@ export function createRetryingTransport(transport: HttpTransport, policy: RetryP
     async deliver(out, signal, onFailed) {
       const result = await retryWithBackoff(async () => {
         const d = await transport.send(out, signal);
-        if (d.status === 'retryable' || d.status === 'refused') throw new Failed(d);
+        if (d.status !== 'delivered' && d.status !== 'gap') throw new Failed(d);
         return d;
       }, {
         signal,
@@ -47,7 +48,7 @@ export function createRetryingTransport(transport: HttpTransport, policy: RetryP
         onFailedAttempt: async ({ error, attemptNumber }) => {
           if (!(error instanceof Failed)) throw error;
           const d = error.delivery;
-          const waitMs = d.status === 'refused' ? policy.refusedDelayMs : d.retryInMs === undefined ? undefined : Math.min(d.retryInMs, RETRY_AFTER_CAP_MS);
+          const waitMs = d.status !== 'retryable' ? policy.refusedDelayMs : d.retryInMs === undefined ? undefined : Math.min(d.retryInMs, RETRY_AFTER_CAP_MS);
           onFailed({ attempt: attemptNumber, delivery: d, waitMs });
           if (waitMs !== undefined) await sleep(waitMs, signal);
         },

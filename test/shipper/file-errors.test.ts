@@ -11,26 +11,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
 import type pg from 'pg';
-import { startS3, type S3Server } from '../../dev/embedded-s3.js';
-import { atEnd } from '../helpers/cleanup.js';
-import { freshDatabase, queryPool } from '../helpers/database.js';
-import { READ_TOKEN, startTestReceiver } from '../helpers/receiver.js';
+import { startRecordingWorld, type RecordingWorld } from '../helpers/recording.js';
 import { shipperDirs, shipperEnv, startShipper, unprivileged, type ShipperProcess } from '../helpers/shipper.js';
 import { waitFor } from '../helpers/wait.js';
 
 const exec = promisify(execFile);
 
-let s3: S3Server;
+let world: RecordingWorld;
 let base: string;
 let db: pg.Pool;
 
 beforeAll(async () => {
-  s3 = await startS3();
-  atEnd(() => s3.destroy());
-  const url = await freshDatabase();
-  base = (await startTestReceiver(url, { recordingBucket: s3.bucket, s3Endpoint: s3.endpoint, s3ForcePathStyle: true })).url;
-  db = queryPool(url);
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY });
+  world = await startRecordingWorld();
+  ({ base, db } = world);
 });
 
 const FILES = { commands: 'command-log.jsonl', events: 'state-events.jsonl', llm: 'llm-history.jsonl' } as const;
@@ -93,7 +86,7 @@ it('a folder, a FIFO and a file it may not read: the other pipelines and the rec
   await mkdir(path('commands'));
   await writeFile(castPath, `${JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1763892000 })}\n`);
   castBytes = (await readFile(castPath)).length;
-  const env = shipperEnv(base, dirs, ws, { ...s3.env, RETRY_MAX_DELAY_MS: '300', RECORDING_SYNC_INTERVAL_MS: '100', RECORDING_IDLE_MS: '600000' });
+  const env = shipperEnv(base, dirs, ws, { ...world.s3.env, RETRY_MAX_DELAY_MS: '300', RECORDING_SYNC_INTERVAL_MS: '100', RECORDING_IDLE_MS: '600000' });
   const shipper = await startShipper(env, as);
   const errorLogs = (stream: Stream) => shipper.logs.filter((l) => l.pipeline === stream && String(l.msg).startsWith('cannot read the file'));
 
@@ -132,15 +125,14 @@ it('a folder, a FIFO and a file it may not read: the other pipelines and the rec
   expect(shipper.child.exitCode).toBeNull();
   shipper.child.kill('SIGTERM');
   expect((await shipper.exited).code, shipper.output()).toBe(0);
-  const res = await fetch(`${base}/recordings/${ws}`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
-  expect(Buffer.from(await res.arrayBuffer()).equals(await readFile(castPath))).toBe(true);
+  expect((await world.served(ws)).bytes.equals(await readFile(castPath))).toBe(true);
 }, 120_000);
 
 it('a folder in the recording\'s place: counted under the recording pipeline, and the recording that follows is uploaded', async () => {
   const ws = 'broken-recording';
   const dirs = await shipperDirs();
   await mkdir(join(dirs.runtimeDir, 'session.cast'), { recursive: true });
-  const shipper = await startShipper(shipperEnv(base, dirs, ws, { ...s3.env, RETRY_MAX_DELAY_MS: '300', RECORDING_SYNC_INTERVAL_MS: '100' }));
+  const shipper = await startShipper(shipperEnv(base, dirs, ws, { ...world.s3.env, RETRY_MAX_DELAY_MS: '300', RECORDING_SYNC_INTERVAL_MS: '100' }));
   await waitFor(async () => (await metric(shipper, /ferry_shipper_file_errors_total\{pipeline="recording",code="EISDIR"\} (\d+)/)) >= 2, 'failed attempts at the folder');
   await writeFile(join(dirs.runtimeDir, 'command-log.jsonl'), line('commands', 'meanwhile'));
   await waitFor(async () => (await db.query('SELECT 1 FROM command_log WHERE workspace_id = $1', [ws])).rowCount === 1, 'commands ship meanwhile');
@@ -149,6 +141,5 @@ it('a folder in the recording\'s place: counted under the recording pipeline, an
   await writeFile(join(dirs.runtimeDir, 'session.cast'), text);
   shipper.child.kill('SIGTERM');
   expect((await shipper.exited).code, shipper.output()).toBe(0);
-  const res = await fetch(`${base}/recordings/${ws}`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
-  expect(await res.text()).toBe(text);
+  expect((await world.served(ws)).bytes.toString()).toBe(text);
 });

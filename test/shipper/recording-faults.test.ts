@@ -82,17 +82,17 @@ describe('recording against an imperfect store', () => {
     expect(Buffer.concat(chunks).toString()).toBe(text);
   });
 
-  it('a store too slow for the whole object at shutdown: the tail is a segment first, so every byte is durable and served; the next run uploads the whole object', async () => {
+  it('a store too slow for the whole object at shutdown: the tail is a segment first, so every byte is durable and served (not the older whole object); the next run uploads the whole object', async () => {
     const ws = 'rec-slow-store';
     const proxy = await startProxy(() => [Number(new URL(world.s3.endpoint).port)]);
     atEnd(() => proxy.close());
-    // One sync at start, then none until the drain: the tail can only become durable there.
-    const { env, cast } = await world.recordingEnv(ws, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${proxy.port}`, RECORDING_SYNC_INTERVAL_MS: '30000', DRAIN_TIMEOUT_MS: '4000' });
+    const { env, cast } = await world.recordingEnv(ws, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${proxy.port}`, RECORDING_SYNC_INTERVAL_MS: '1000', RECORDING_IDLE_MS: '1000', DRAIN_TIMEOUT_MS: '4000' });
     await writeFile(cast, castHeader() + castEvents(0, 30_000, 200));
     const shipper = await startShipper(env);
     const synced = (await readFile(cast)).length;
-    await waitFor(async () => (await world.refs(ws))?.last_sync_byte === synced, 'the first sync', 30_000);
-    // The tail: complete lines and a last line without its newline yet.
+    // Synced as segments, then uploaded whole after the idle second.
+    await waitFor(async () => (await world.refs(ws))?.storage_path.endsWith('/session.cast'), 'the whole object after the idle time', 30_000);
+    // The tail: complete lines and a last line without its newline, which only the shutdown makes durable.
     await appendFile(cast, `${castEvents(30_000, 30)}[3003.1, "o", "half a li`);
     const file = await readFile(cast);
     expect(file.length).toBeGreaterThan(6 * 1024 * 1024);
@@ -101,11 +101,12 @@ describe('recording against an imperfect store', () => {
     shipper.child.kill('SIGTERM');
     const exit = await shipper.exited;
     expect(exit.code, shipper.output()).toBe(1);
-    expect(shipper.logs.some((l) => l.msg === 'whole recording uploaded')).toBe(false);
+    expect(shipper.logs.filter((l) => l.msg === 'whole recording uploaded').map((l) => l.bytes)).toEqual([synced]);
     expect(await world.refs(ws)).toMatchObject({ last_sync_byte: file.length });
     const served = await world.served(ws);
     expect(served).toMatchObject({ status: 200, source: 'segments' });
     expect(served.bytes.equals(file)).toBe(true);
+    expect((await world.objectBytes(primaryFinalKey(ws))).length).toBe(synced);
 
     await slow;
     const next = await startShipper(env);

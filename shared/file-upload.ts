@@ -28,13 +28,13 @@ export interface MultipartEvents {
   onMultipartFinished(key: string, outcome: 'completed' | 'aborted' | 'left_open'): void;
 }
 
-/** Code of a SourceError for a file that ended before the range did (it was truncated meanwhile). */
-export const SOURCE_SHRANK = 'ESHRANK';
+/** Code of a SourceError for a file that changed under the upload: it ended before the range did, or its source says it was rewritten. */
+export const SOURCE_CHANGED = 'ECHANGED';
 
 /**
- * The file failed, not the store: a read error, or the file ended before the
- * range (SOURCE_SHRANK). No retry of the upload can fix it; the caller looks
- * at the file again.
+ * The file failed, not the store: a read error, or the file changed
+ * (SOURCE_CHANGED). No retry of the upload can fix it; the caller looks at
+ * the file again.
  */
 export class SourceError extends Error {
   constructor(message: string, readonly code: string, options?: ErrorOptions) {
@@ -62,10 +62,11 @@ export interface FileUpload {
 async function readExactly(source: PositionalSource, into: Buffer, length: number, position: number): Promise<Buffer> {
   for (let got = 0; got < length;) {
     const n = await source.read(into.subarray(got), length - got, position + got).catch((err: unknown) => {
+      if (err instanceof SourceError) throw err;
       const code = (err as { code?: unknown })?.code;
       throw new SourceError(`reading the file: ${(err as Error)?.message ?? String(err)}`, typeof code === 'string' ? code : 'EIO', { cause: err });
     });
-    if (n === 0) throw new SourceError(`the file ended at byte ${position + got}, before ${position + length}`, SOURCE_SHRANK);
+    if (n === 0) throw new SourceError(`the file ended at byte ${position + got}, before ${position + length}`, SOURCE_CHANGED);
     got += n;
   }
   return into.subarray(0, length);

@@ -9,7 +9,7 @@
 // file) plus the final object (the whole file), plus the whole file again per
 // idle period that is followed by more recording.
 
-import { SOURCE_SHRANK, SourceError } from '../../shared/file-upload.js';
+import { SOURCE_CHANGED, SourceError, type PositionalSource } from '../../shared/file-upload.js';
 import type { ObjectStore } from '../../shared/object-store.js';
 import {
   contiguousSegments, folderGeneration, GENERATION_METADATA, generationFinalKey, primaryFinalKey, s3Url, segmentKey, segmentsPrefix, segmentsRoot,
@@ -191,6 +191,21 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
     return limit;
   }
 
+  /**
+   * The file's bytes for an upload, each read vouched for by the first line
+   * read after it: a rewrite in place fails the upload (SOURCE_CHANGED)
+   * instead of storing the new content under the old generation.
+   */
+  function vouched(src: SourceFile): PositionalSource {
+    return {
+      async read(into, length, at) {
+        const n = await src.read(into, length, at);
+        if (await src.rewritten()) throw new SourceError('the file was rewritten during the upload', SOURCE_CHANGED);
+        return n;
+      },
+    };
+  }
+
   /** Segments [synced, end), each at most SEGMENT_MAX_BYTES unless one line is longer. */
   async function uploadSegments(src: SourceFile, end: number, signal: AbortSignal): Promise<void> {
     while (position!.synced < end && !signal.aborted) {
@@ -202,7 +217,7 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
       }
       const key = segmentKey(d.workspaceId, position!.generation, start, segEnd);
       const began = performance.now();
-      if ((await retried('segment', signal, () => store.upload(key, { source: src, start, size: segEnd - start }, {}, events, signal))) === 'aborted') return;
+      if ((await retried('segment', signal, () => store.upload(key, { source: vouched(src), start, size: segEnd - start }, {}, events, signal))) === 'aborted') return;
       events.onRecordingSegment(key, segEnd - start, (performance.now() - began) / 1000);
       save({ ...position!, synced: segEnd });
       await report(s3Url(store.bucket, segmentsPrefix(d.workspaceId, position!.generation)), segEnd, signal);
@@ -224,7 +239,7 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
     const key = await finalKey(p.generation, signal);
     if (key === 'aborted') return;
     const began = performance.now();
-    const done = await retried('final', signal, () => store.upload(key, { source: src, start: 0, size }, { [GENERATION_METADATA]: p.generation }, events, signal));
+    const done = await retried('final', signal, () => store.upload(key, { source: vouched(src), start: 0, size }, { [GENERATION_METADATA]: p.generation }, events, signal));
     if (done === 'aborted') return;
     events.onRecordingFinal(key, size, (performance.now() - began) / 1000);
     save({ ...position!, finalized: { size, key } });
@@ -301,8 +316,8 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
           if (failures > 0) events.onFileRecovered('recording', d.path);
           failures = 0;
         } catch (err) {
-          // A file truncated during an upload: the next sync sees what it is now.
-          if (err instanceof SourceError && err.code === SOURCE_SHRANK) continue;
+          // A file truncated or rewritten during an upload: the next sync sees what it is now.
+          if (err instanceof SourceError && err.code === SOURCE_CHANGED) continue;
           // The file's trouble stays the file's: counted, logged once per change, tried again later.
           failures++;
           events.onFileError('recording', d.path, fileErrorCode(err), err);

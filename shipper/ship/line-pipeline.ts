@@ -156,6 +156,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     const end = scan.scannedTo + nl + 1;
     const prefix = Buffer.alloc(REJECT_PREFIX_BYTES);
     const prefixLength = await source!.read(prefix, REJECT_PREFIX_BYTES, scan.start);
+    if (await source!.rewritten()) return leaveGeneration('rewritten');
     const report: RejectReport = {
       stream: def.stream, source_id: position!.generation, offset: scan.start, length: end - scan.start,
       reason: 'line_too_long', prefix_base64: prefix.subarray(0, prefixLength).toString('base64'),
@@ -178,6 +179,16 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     } else {
       advance(end);
     }
+    return 'progress';
+  }
+
+  /** The file is no longer the generation being shipped: the next generation of this inode starts. */
+  function leaveGeneration(reason: 'truncated' | 'rewritten'): Step {
+    events.onNewGeneration(def.name, position!.generation, reason);
+    truncations = position!.truncations + 1;
+    position = undefined;
+    tooLong = undefined;
+    source!.forgetIdentity();
     return 'progress';
   }
 
@@ -208,20 +219,16 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     // An over-long line cut below the point its scan reached is framed again from its start.
     if (tooLong && size < tooLong.scannedTo) tooLong = undefined;
     const ended = await generationEnded(source, size, position.offset, firstLineDue());
-    if (ended) {
-      events.onNewGeneration(def.name, position.generation, ended);
-      truncations = position.truncations + 1;
-      position = undefined;
-      tooLong = undefined;
-      source.forgetIdentity();
-      return 'progress';
-    }
+    if (ended) return leaveGeneration(ended);
     noteLag(size - position.offset);
     if (tooLong) return skipTooLong(size, signal);
     partialBytes = 0;
     if (size === position.offset) return atEnd();
 
     const n = await source.read(buf, Math.min(buf.length, size - position.offset), position.offset);
+    // A truncation and regrowth between the size and the read would pass the new content off as the old
+    // generation's: the first line, read after the bytes, vouches for them.
+    if (await source.rewritten()) return leaveGeneration('rewritten');
     const frame = frameLines(buf, n, d.limits);
     if (frame.kind === 'too_long') {
       // Scanned from the line's start: its newline may be inside this window, with lines after it.

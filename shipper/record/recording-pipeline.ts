@@ -322,8 +322,9 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
           failures++;
           events.onFileError('recording', d.path, fileErrorCode(err), err);
           await forget();
-          if (draining) break;
-          await pause(backoffDelayMs(failures, d.retryMaxDelayMs), signal);
+          // At shutdown the file gets one attempt that started after the drain did.
+          if (closing) break;
+          if (!draining) await pause(backoffDelayMs(failures, d.retryMaxDelayMs), signal);
           continue;
         }
         if (closing) break;

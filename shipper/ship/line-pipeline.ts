@@ -64,7 +64,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   let partialBytes = 0;
   let identityCheckedAt = 0;
 
-  /** A rewrite in place (new first line, size not smaller) is looked for once per interval, not per batch. */
+  /** Bytes read are vouched for by the first line read after them; at the end of the file nothing is read, so a rewrite to a size not smaller is looked for once per interval. */
   function firstLineDue(): boolean {
     const now = performance.now();
     if (now - identityCheckedAt < d.identityCheckMs) return false;
@@ -151,7 +151,10 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     const nl = buf.subarray(0, n).indexOf(0x0a);
     if (nl === -1) {
       scan.scannedTo += n;
-      return n === 0 ? 'idle' : 'progress';
+      if (n > 0) return 'progress';
+      // Scanned to the end without a newline: the line is still being written, or the file was replaced.
+      partialBytes = size - scan.start;
+      return atEnd();
     }
     const end = scan.scannedTo + nl + 1;
     const prefix = Buffer.alloc(REJECT_PREFIX_BYTES);
@@ -251,6 +254,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       let failures = 0;
       try {
         while (!signal.aborted) {
+          const closing = draining;
           let next: Step;
           try {
             next = await step(signal);
@@ -259,8 +263,9 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
             failures++;
             events.onFileError(def.name, d.path, fileErrorCode(err), err);
             await forgetSource();
-            if (draining) break;
-            await pause(backoffDelayMs(failures, d.retryMaxDelayMs), signal);
+            // At shutdown the file gets one attempt that started after the drain did.
+            if (closing) break;
+            if (!draining) await pause(backoffDelayMs(failures, d.retryMaxDelayMs), signal);
             continue;
           }
           if (failures > 0) events.onFileRecovered(def.name, d.path);

@@ -22,8 +22,8 @@ import type { RunAs } from '../helpers/process.js';
 import { shipperDirs, shipperEnv, startShipper, unprivileged, type ShipperProcess } from '../helpers/shipper.js';
 import { waitFor } from '../helpers/wait.js';
 
-const RUNS = Number(process.env.MODEL_RUNS ?? 6);
-const COMMANDS = Number(process.env.MODEL_COMMANDS ?? 30);
+const RUNS = Number(process.env.MODEL_RUNS ?? 8);
+const COMMANDS = Number(process.env.MODEL_COMMANDS ?? 40);
 const SEED = Number(process.env.MODEL_SEED ?? 20261130);
 /** The shipper's MAX_LINE_BYTES: over-long lines stay small enough to write often. */
 const MAX_LINE = 2048;

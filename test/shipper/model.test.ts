@@ -10,7 +10,7 @@
 // anything but a prefix of what that file held (no splice).
 //
 // A failing sequence is shrunk to a minimal one and printed with its seed and
-// path. Longer runs: MODEL_RUNS=20 MODEL_COMMANDS=40; another or a failing
+// path. Longer runs: MODEL_RUNS=40 MODEL_COMMANDS=60; another or a failing
 // sequence: MODEL_SEED=<seed> [MODEL_PATH=<path> MODEL_REPLAY_PATH=<replayPath>].
 
 import { appendFile, chmod, mkdir, readFile, rename, rm, rmdir, truncate, writeFile } from 'node:fs/promises';

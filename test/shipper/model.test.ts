@@ -276,13 +276,15 @@ const castTruncate = fc.record({ sameHeader: fc.boolean(), count: fc.integer({ m
   (m) => !sameHeader || (m.running && castTail(m).lastIndexOf('\n') > castTail(m).indexOf('\n')),
   async (m, r) => {
     const before = castTail(m);
-    const header = sameHeader ? before.slice(0, before.indexOf('\n') + 1) : castHeader(1763892000 + m.n++);
+    // Setup's header has the first start time; every new one a later one.
+    const header = sameHeader ? before.slice(0, before.indexOf('\n') + 1) : castHeader(1763892001 + m.n++);
     if (sameHeader) {
-      // Every complete line durable: the truncation makes the file shorter than that.
+      // Every complete line durable (a stop may have made the last partial one durable too): the truncation makes the file shorter than that.
       const complete = before.slice(0, before.lastIndexOf('\n') + 1);
       await waitFor(async () => {
         const generation = await checkpointedGeneration(r);
-        return generation !== undefined && (await world.segmentBytes(r.ws, generation)).toString() === complete;
+        const durable = generation === undefined ? '' : (await world.segmentBytes(r.ws, generation)).toString();
+        return durable.length >= complete.length && before.startsWith(durable);
       }, 'the recording synced', 20_000);
     }
     const seen = () => r.shipper?.logs.filter((l) => l.msg === 'recording generation' && l.reason !== 'resumed').length ?? 0;

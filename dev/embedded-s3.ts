@@ -1,8 +1,11 @@
 // A real S3-compatible server (s3rver, objects on the local filesystem) for
 // the demo, the tests and the benchmarks, on loopback. s3rver 3.7 implements
-// multipart upload but not AbortMultipartUpload nor ListMultipartUploads;
-// ferry calls both (a failed or interrupted upload must not be left open), so
-// this fixture adds the two over s3rver's own store of pending uploads.
+// multipart upload but not AbortMultipartUpload (405 MethodNotAllowed) nor
+// ListMultipartUploads (501 NotImplemented); ferry calls both (a failed or
+// interrupted upload must not be left open), so this fixture adds the two
+// over s3rver's own store of pending uploads. Stores without them exist, so
+// the fixture also runs plain (`plain: true`, or setPlain() while it runs):
+// s3rver as it is, and ferry must still record.
 
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,8 +23,10 @@ export interface S3Server {
   env: Record<string, string>;
   /** Object bytes received since start under a key prefix: bodies of PUTs (objects and parts, retries included). */
   bytesReceived(prefix?: string): number;
-  /** Multipart uploads started and neither completed nor aborted. */
+  /** Multipart uploads started and neither completed nor aborted (read from s3rver's folder, whatever the mode). */
   pendingUploads(): Promise<Array<{ key: string; uploadId: string }>>;
+  /** Plain s3rver (true) or with the two multipart calls added (false). */
+  setPlain(plain: boolean): void;
   /** Stops answering (the store is "down"); start() brings it back with its data. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -34,7 +39,15 @@ function escapeXml(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export async function startS3(bucket = 'workshop-recordings'): Promise<S3Server> {
+export interface S3Options {
+  bucket?: string;
+  /** Without ListMultipartUploads and AbortMultipartUpload, as s3rver itself is. */
+  plain?: boolean;
+}
+
+export async function startS3(options: S3Options = {}): Promise<S3Server> {
+  const bucket = options.bucket ?? 'workshop-recordings';
+  let plain = options.plain ?? false;
   const dir = await mkdtemp(join(tmpdir(), 'ferry-s3-'));
   const port = await freePort();
   const uploadsDir = join(dir, bucket, '._S3rver_uploads');
@@ -62,6 +75,7 @@ export async function startS3(bucket = 'workshop-recordings'): Promise<S3Server>
         const key = rest.join('/');
         received.set(key, (received.get(key) ?? 0) + Number((ctx as unknown as { req: { headers: Record<string, string | undefined> } }).req.headers['content-length'] ?? 0));
       }
+      if (plain) return next();
       if (ctx.method === 'GET' && b === bucket && rest.length === 0 && 'uploads' in ctx.query) {
         const uploads = await pendingUploads(String(ctx.query.prefix ?? ''));
         ctx.type = 'application/xml';
@@ -92,6 +106,9 @@ export async function startS3(bucket = 'workshop-recordings'): Promise<S3Server>
     env: { RECORDING_BUCKET: bucket, AWS_ENDPOINT_URL_S3: endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY },
     bytesReceived: (prefix = '') => [...received].reduce((sum, [key, n]) => (key.startsWith(prefix) ? sum + n : sum), 0),
     pendingUploads: async () => (await pendingUploads()).map(({ key, uploadId }) => ({ key, uploadId })),
+    setPlain(on) {
+      plain = on;
+    },
     stop,
     start,
     async destroy() {

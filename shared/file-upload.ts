@@ -24,7 +24,22 @@ export interface PositionalSource {
 
 export interface MultipartEvents {
   onMultipartStarted(key: string): void;
-  onMultipartFinished(key: string, outcome: 'completed' | 'aborted'): void;
+  /** `left_open`: the upload failed and the store would not abort it (it lacks the call, or was unreachable). */
+  onMultipartFinished(key: string, outcome: 'completed' | 'aborted' | 'left_open'): void;
+}
+
+/** Code of a SourceError for a file that changed under the upload: it ended before the range did, or its source says it was rewritten. */
+export const SOURCE_CHANGED = 'ECHANGED';
+
+/**
+ * The file failed, not the store: a read error, or the file changed
+ * (SOURCE_CHANGED). No retry of the upload can fix it; the caller looks at
+ * the file again.
+ */
+export class SourceError extends Error {
+  constructor(message: string, readonly code: string, options?: ErrorOptions) {
+    super(message, options);
+  }
 }
 
 /** Bytes [start, start + size) of a file. */
@@ -46,8 +61,12 @@ export interface FileUpload {
 /** `length` bytes at `position` into the start of `into`; the file must still hold them. */
 async function readExactly(source: PositionalSource, into: Buffer, length: number, position: number): Promise<Buffer> {
   for (let got = 0; got < length;) {
-    const n = await source.read(into.subarray(got), length - got, position + got);
-    if (n === 0) throw new Error(`the file ended at byte ${position + got}, before ${position + length}`);
+    const n = await source.read(into.subarray(got), length - got, position + got).catch((err: unknown) => {
+      if (err instanceof SourceError) throw err;
+      const code = (err as { code?: unknown })?.code;
+      throw new SourceError(`reading the file: ${(err as Error)?.message ?? String(err)}`, typeof code === 'string' ? code : 'EIO', { cause: err });
+    });
+    if (n === 0) throw new SourceError(`the file ended at byte ${position + got}, before ${position + length}`, SOURCE_CHANGED);
     got += n;
   }
   return into.subarray(0, length);
@@ -90,9 +109,10 @@ export async function uploadFile(client: S3Client, u: FileUpload): Promise<void>
   } catch (err) {
     // Also after a cancel (the drain deadline), but briefly: when the store
     // cannot be reached, the next start aborts what is left open under the
-    // workspace's prefix.
-    await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal: AbortSignal.timeout(ABORT_WAIT_MS) }).catch(() => undefined);
-    events.onMultipartFinished(Key, 'aborted');
+    // workspace's prefix; a store without the call has the bucket's
+    // AbortIncompleteMultipartUpload lifecycle rule for it (README).
+    const aborted = await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal: AbortSignal.timeout(ABORT_WAIT_MS) }).then(() => true, () => false);
+    events.onMultipartFinished(Key, aborted ? 'aborted' : 'left_open');
     throw err;
   }
 }

@@ -19,8 +19,10 @@ export interface ObjectStore {
   /** Uploads a byte range of a file as one object (multipart above 5 MiB, in bounded memory: file-upload.ts). */
   upload(key: string, range: FileRange, metadata: Record<string, string>, events: MultipartEvents, signal?: AbortSignal): Promise<void>;
   list(prefix: string): Promise<StoredObject[]>;
-  /** The object's user metadata, or undefined when it does not exist. */
-  metadata(key: string): Promise<Record<string, string> | undefined>;
+  /** The "folders" right under a prefix: the common prefixes up to the next `/`, each ending with it. */
+  folders(prefix: string): Promise<string[]>;
+  /** The object's user metadata and size, or undefined when it does not exist. */
+  head(key: string): Promise<{ metadata: Record<string, string>; size: number } | undefined>;
   read(key: string): Promise<Readable>;
   listUploads(prefix: string): Promise<Array<{ key: string; uploadId: string }>>;
   abortUpload(key: string, uploadId: string): Promise<void>;
@@ -57,10 +59,20 @@ export async function createObjectStore(c: ObjectStoreConfig): Promise<ObjectSto
       } while (ContinuationToken);
       return keys;
     },
-    async metadata(key) {
+    async folders(prefix) {
+      const out: string[] = [];
+      let ContinuationToken: string | undefined;
+      do {
+        const page = await client.send(new s3.ListObjectsV2Command({ Bucket, Prefix: prefix, Delimiter: '/', ContinuationToken }));
+        for (const p of page.CommonPrefixes ?? []) if (p.Prefix) out.push(p.Prefix);
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (ContinuationToken);
+      return out;
+    },
+    async head(key) {
       try {
         const head = await client.send(new s3.HeadObjectCommand({ Bucket, Key: key }));
-        return head.Metadata ?? {};
+        return { metadata: head.Metadata ?? {}, size: head.ContentLength ?? 0 };
       } catch (err) {
         if ((err as { name?: string }).name === 'NotFound' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
         throw err;

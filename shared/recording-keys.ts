@@ -13,8 +13,18 @@ export function workspacePrefix(workspaceId: string): string {
   return `recordings/${workspaceId}/`;
 }
 
+/** Where every generation's segments are: one folder per generation. */
+export function segmentsRoot(workspaceId: string): string {
+  return `${workspacePrefix(workspaceId)}segments/`;
+}
+
 export function segmentsPrefix(workspaceId: string, generation: string): string {
-  return `${workspacePrefix(workspaceId)}segments/${generation}/`;
+  return `${segmentsRoot(workspaceId)}${generation}/`;
+}
+
+/** The generation a folder under segmentsRoot names. */
+export function folderGeneration(folder: string): string {
+  return folder.replace(/\/$/, '').split('/').at(-1)!;
 }
 
 export function segmentKey(workspaceId: string, generation: string, start: number, end: number): string {

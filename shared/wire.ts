@@ -31,6 +31,18 @@ export const PATHS = {
   offsets: '/ingest/offsets',
 } as const;
 
+/**
+ * A field every 2xx answer of the receiver holds, per path: the shipper tells
+ * the receiver's answer from another server's 2xx (an ingress' default page)
+ * by it, and counts nothing as delivered without it.
+ */
+export const ANSWER_KEYS = {
+  ingest: 'next_offset',
+  rejects: 'next_offset',
+  offsets: 'offsets',
+  recordings: 'last_sync_byte',
+} as const;
+
 /** Answer to a line-stream POST: every line of the request is counted exactly once. */
 export interface IngestResult {
   accepted: number;

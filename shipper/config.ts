@@ -48,7 +48,7 @@ export const SHIPPER_SPEC = {
   maxLineBytes: bytes('MAX_LINE_BYTES', 1024, 256 * 1024 ** 2, { help: 'longest line shipped; longer lines are reported to /ingest/rejects', default: 1024 ** 2, shown: '1MiB' }),
   requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 100, 600_000, { help: 'time for one request to the receiver', default: 30_000 }),
   retryMaxDelayMs: int('RETRY_MAX_DELAY_MS', 100, 600_000, { help: 'cap of the exponential backoff between retries', default: 30_000 }),
-  refusedRetryDelayMs: int('REFUSED_RETRY_DELAY_MS', 100, 3_600_000, { help: 'wait before retrying a request the receiver refused with 4xx (a configuration fault)', default: 60_000 }),
+  refusedRetryDelayMs: int('REFUSED_RETRY_DELAY_MS', 100, 3_600_000, { help: 'wait before retrying after a configuration fault: a 4xx from the receiver, a 2xx that is not its answer, an S3 refusal', default: 60_000 }),
   pollIntervalMs: int('POLL_INTERVAL_MS', 10, 60_000, { help: 'how often files are checked when no filesystem notification comes', default: 250 }),
   checkpointIntervalMs: int('CHECKPOINT_INTERVAL_MS', 0, 60_000, { help: 'at most one checkpoint write per interval (coalescing)', default: 1_000 }),
   drainTimeoutMs: int('DRAIN_TIMEOUT_MS', 0, 3_600_000, { help: 'on SIGTERM/SIGINT, time to ship everything before exiting non-zero', default: 25_000 }),

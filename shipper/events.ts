@@ -5,6 +5,9 @@ import type { FailedAttempt } from './ship/retrying-transport.js';
 
 export type PositionSource = 'checkpoint' | 'receiver' | 'new_generation';
 
+/** The recording's S3 calls: finding segments and final objects, the two uploads, and the housekeeping of multipart uploads. */
+export type RecordingStage = 'list' | 'segment' | 'final' | 'list_uploads' | 'abort';
+
 export interface ShipperEvents {
   onStarted(pipelines: string[]): void;
   onFileOpened(pipeline: string, path: string): void;
@@ -17,6 +20,10 @@ export interface ShipperEvents {
   /** Bytes of the file not yet committed, and since when (epoch ms) there has been any. */
   onLag(pipeline: string, bytes: number, unshippedSinceMs: number | undefined): void;
   onPartialLineLeft(pipeline: string, bytes: number): void;
+  /** A file could not be opened or read (`code`: see tail/file-errors.ts); the pipeline tries again later. */
+  onFileError(pipeline: string, path: string, code: string, err: unknown): void;
+  /** The file that failed can be read again. */
+  onFileRecovered(pipeline: string, path: string): void;
   onCheckpointWritten(ms: number): void;
   onCheckpointError(err: unknown): void;
   onCheckpointLoaded(status: string, detail?: string): void;
@@ -27,9 +34,12 @@ export interface ShipperEvents {
   onRecordingFinal(key: string, bytes: number, seconds: number): void;
   /** Bytes of the recording not yet durable in object storage. */
   onRecordingLag(unsyncedBytes: number): void;
-  onRecordingFailed(stage: 'list' | 'segment' | 'final' | 'abort', attempt: number, err: unknown): void;
+  /** An S3 call failed and will be retried: soon (transient) or after `waitMs` (a configuration fault). */
+  onRecordingFailed(stage: RecordingStage, kind: 'transient' | 'configuration', attempt: number, err: unknown, waitMs: number | undefined): void;
+  /** The store does not offer a housekeeping call (or forbids it): skipped. */
+  onRecordingCallUnsupported(stage: RecordingStage, err: unknown): void;
   onMultipartStarted(key: string): void;
-  onMultipartFinished(key: string, outcome: 'completed' | 'aborted'): void;
+  onMultipartFinished(key: string, outcome: 'completed' | 'aborted' | 'left_open'): void;
   onDanglingUploadAborted(key: string, uploadId: string): void;
   onDrained(pipeline: string, complete: boolean, lagBytes: number): void;
 }

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../shared/log.js';
 import { DURATION_BUCKETS } from '../shared/metrics.js';
 import type { ShipperEvents } from './events.js';
+import { s3FailureReason } from './record/s3-failures.js';
 
 const P = 'ferry_shipper_';
 
@@ -20,7 +21,7 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   const events = new Counter({ name: `${P}events_sent_total`, help: 'Lines delivered (2xx)', labelNames: ['pipeline'], registers });
   const bytes = new Counter({ name: `${P}bytes_sent_total`, help: 'Bytes of lines delivered (2xx)', labelNames: ['pipeline'], registers });
   const requests = new Counter({ name: `${P}requests_total`, help: 'Requests to the receiver, by HTTP status (network_error when there was no answer, untrusted when the receiver\'s certificate was refused)', labelNames: ['pipeline', 'status'], registers });
-  const retries = new Counter({ name: `${P}retries_total`, help: 'Failed attempts that will be retried: retryable (network, 408, 429, 5xx), refused (other 4xx) or untrusted (the receiver\'s TLS certificate failed verification); the last two are configuration faults', labelNames: ['pipeline', 'kind'], registers });
+  const retries = new Counter({ name: `${P}retries_total`, help: 'Failed attempts that will be retried: retryable (network, 408, 429, 5xx), refused (other 4xx), misdirected (a 2xx without the receiver\'s answer) or untrusted (the receiver\'s TLS certificate failed verification); the last three are configuration faults', labelNames: ['pipeline', 'kind'], registers });
   const duration = new Histogram({ name: `${P}delivery_duration_seconds`, help: 'Time to deliver one batch, retries included', labelNames: ['pipeline'], buckets: DURATION_BUCKETS, registers });
   const receiverRejected = new Counter({ name: `${P}receiver_rejected_lines_total`, help: 'Lines the receiver stored as rejects (see ingest_rejects)', labelNames: ['pipeline'], registers });
   const duplicates = new Counter({ name: `${P}duplicate_lines_total`, help: 'Lines the receiver already had (resent after a restart or retry)', labelNames: ['pipeline'], registers });
@@ -32,12 +33,17 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   const checkpointErrors = new Counter({ name: `${P}checkpoint_write_errors_total`, help: 'Checkpoint writes that failed (retried at the next change)', registers });
   const recordingBytes = new Counter({ name: `${P}recording_bytes_uploaded_total`, help: 'Recording bytes uploaded to object storage, by kind (segment or final)', labelNames: ['kind'], registers });
   const segments = new Counter({ name: `${P}recording_segments_total`, help: 'Recording segments made durable', registers });
-  const multipart = new Counter({ name: `${P}recording_multipart_uploads_total`, help: 'Multipart uploads (the whole recording, and segments over 5 MiB), by outcome (started, completed, aborted)', labelNames: ['outcome'], registers });
+  const multipart = new Counter({ name: `${P}recording_multipart_uploads_total`, help: 'Multipart uploads (the whole recording, and segments over 5 MiB), by outcome (started, completed, aborted, left_open: failed and not abortable)', labelNames: ['outcome'], registers });
   const recordingLag = new Gauge({ name: `${P}recording_unsynced_bytes`, help: 'Bytes of the recording not yet durable in object storage', registers });
   // Counted from the start until the first durable upload: 0 would read as "just synced" while nothing ever was.
   let lastSync = Date.now();
   new Gauge({ name: `${P}recording_last_sync_age_seconds`, help: 'Seconds since the recording last became durable in object storage (segment or final upload), or since the shipper started when it has not yet', registers, collect() { this.set((Date.now() - lastSync) / 1000); } });
-  const recordingFailures = new Counter({ name: `${P}recording_failures_total`, help: 'Object storage operations that failed and will be retried, by stage', labelNames: ['stage'], registers });
+  const fileErrors = new Counter({ name: `${P}file_errors_total`, help: 'Attempts at a file that failed (it is retried with backoff), by error code: EACCES, EISDIR, EIO, ELOOP, ENOTDIR, ENOTREG (a FIFO, socket or device)...', labelNames: ['pipeline', 'code'], registers });
+  /** The error each failing pipeline last logged: a file's failure is logged once per change, not per attempt. */
+  const failing = new Map<string, string>();
+  const recordingFailures = new Counter({ name: `${P}recording_failures_total`, help: 'Object storage calls that failed, by stage and kind: transient (retried with backoff), configuration (retried every REFUSED_RETRY_DELAY_MS), unsupported (a housekeeping call the store lacks: skipped)', labelNames: ['stage', 'kind'], registers });
+  /** Housekeeping calls already reported as unsupported: logged once per process. */
+  const unsupported = new Set<string>();
 
   return {
     onStarted(pipelines) {
@@ -76,6 +82,7 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
       retries.inc({ pipeline, kind: d.status });
       if (d.status === 'untrusted') log.error({ pipeline, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'the receiver\'s TLS certificate is NOT TRUSTED: check TLS_CA_FILE (the CA that signed it), the host name in DASHBOARD_SERVICE_URL and the certificate\'s dates; retrying slowly, nothing is dropped');
       else if (d.status === 'refused') log.error({ pipeline, status: d.statusCode, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'receiver REFUSED the request: check DASHBOARD_SERVICE_URL, INGEST_TOKEN and batch limits; retrying slowly, nothing is dropped');
+      else if (d.status === 'misdirected') log.error({ pipeline, status: d.statusCode, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'a 2xx that is NOT ferry-receiver\'s answer: DASHBOARD_SERVICE_URL leads somewhere else; nothing counts as delivered, retrying slowly');
       else log.warn({ pipeline, reason: d.reason, attempt: f.attempt, retry_in_ms: f.waitMs }, 'delivery failed; retrying');
     },
     onLineTooLong(pipeline, offset, length) {
@@ -88,6 +95,15 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     },
     onPartialLineLeft(pipeline, n) {
       log.warn({ pipeline, bytes: n }, 'a last line without its newline was left unshipped');
+    },
+    onFileError(pipeline, path, code, err) {
+      fileErrors.inc({ pipeline, code });
+      if (failing.get(pipeline) === code) return;
+      failing.set(pipeline, code);
+      log.error({ pipeline, path, code, err: (err as Error)?.message ?? String(err) }, 'cannot read the file: retrying with backoff (the other pipelines go on)');
+    },
+    onFileRecovered(pipeline, path) {
+      if (failing.delete(pipeline)) log.info({ pipeline, path }, 'the file can be read again');
     },
     onCheckpointWritten() {
       checkpointWrites.inc();
@@ -123,9 +139,16 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     onRecordingLag(n) {
       recordingLag.set(n);
     },
-    onRecordingFailed(stage, attempt, err) {
-      recordingFailures.inc({ stage });
-      log.warn({ stage, attempt, err: (err as Error).message ?? String(err) }, 'object storage failed; retrying');
+    onRecordingFailed(stage, kind, attempt, err, waitMs) {
+      recordingFailures.inc({ stage, kind });
+      if (kind === 'configuration') log.error({ stage, attempt, err: s3FailureReason(err), retry_in_ms: waitMs }, 'object storage REFUSED the call: check RECORDING_BUCKET, the AWS_* credentials, the endpoint and the bucket policy; retrying slowly, the recording stays on disk');
+      else log.warn({ stage, attempt, err: s3FailureReason(err) }, 'object storage failed; retrying');
+    },
+    onRecordingCallUnsupported(stage, err) {
+      recordingFailures.inc({ stage, kind: 'unsupported' });
+      if (unsupported.has(stage)) return;
+      unsupported.add(stage);
+      log.warn({ stage, err: s3FailureReason(err) }, 'object storage does not offer this housekeeping call: skipped (set an AbortIncompleteMultipartUpload lifecycle rule on the bucket); the recording goes on');
     },
     onMultipartStarted() {
       multipart.inc({ outcome: 'started' });
@@ -133,6 +156,7 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     onMultipartFinished(key, outcome) {
       multipart.inc({ outcome });
       if (outcome === 'aborted') log.warn({ key }, 'multipart upload aborted');
+      if (outcome === 'left_open') log.warn({ key }, 'a failed multipart upload could not be aborted: the next start or the bucket\'s lifecycle rule removes it');
     },
     onDanglingUploadAborted(key, uploadId) {
       multipart.inc({ outcome: 'aborted' });

@@ -55,6 +55,7 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
     wakeup: watcher.subscribe(def.file),
     events,
     identityCheckMs: config.pollIntervalMs,
+    retryMaxDelayMs: config.retryMaxDelayMs,
   }));
 
   // The S3 client is loaded only when there is a bucket: it costs memory.
@@ -73,6 +74,7 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
       syncIntervalMs: config.recordingSyncIntervalMs,
       idleMs: config.recordingIdleMs,
       retryMaxDelayMs: config.retryMaxDelayMs,
+      refusedRetryDelayMs: config.refusedRetryDelayMs,
     });
   }
 
@@ -91,9 +93,9 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
         const deadline = setTimeout(() => abort.abort(), deadlineMs);
         pipelines.forEach((p) => p.drain());
         recording?.drain();
-        await Promise.all(running);
+        const results = await Promise.all(running);
         clearTimeout(deadline);
-        const complete = !abort.signal.aborted;
+        const complete = !abort.signal.aborted && results.every(Boolean);
         await checkpoints.flush();
         watcher.close();
         await Promise.all([http.close(), ops.close()]);

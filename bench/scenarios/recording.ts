@@ -109,7 +109,7 @@ export const recording: Scenario = {
       await naive;
       await receiver.stop();
 
-      const durable = (await store.metadata(primaryFinalKey(WORKSPACE))) !== undefined;
+      const durable = (await store.head(primaryFinalKey(WORKSPACE))) !== undefined;
       const identical = durable && (await sha256(await store.read(primaryFinalKey(WORKSPACE)))) === (await sha256(createReadStream(cast)));
       const ferryBytes = s3.bytesReceived('recordings/');
       const rows: Array<Record<string, string | number>> = [

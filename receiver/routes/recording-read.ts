@@ -1,9 +1,9 @@
 // GET /recordings/:workspace_id: one workspace's recording, for dashboards
-// (read token). The whole-file object when it exists, otherwise the durable
-// segments concatenated in order: the same bytes either way, up to what is
-// durable. When recording_refs points at the segments, they are newer than a
-// whole-file object uploaded after an idle period, and they are served.
-// ?generation= picks another generation than the one recording_refs points at.
+// (read token). The whole-file object when it exists and holds at least what
+// the segments hold (an object from an idle upload is older than segments
+// that followed it), otherwise the durable segments concatenated in order:
+// the same bytes either way, up to what is durable. ?generation= picks
+// another generation than the one recording_refs points at.
 
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -52,14 +52,7 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
     const key = parseS3Url(storagePath)?.key ?? '';
     const segments = /\/segments\/([^/]+)\/$/.exec(key);
     if (segments) return segments[1];
-    return (await fromStore(store.metadata(key)))?.[GENERATION_METADATA];
-  }
-
-  async function finalKeyOf(store: ObjectStore, ws: string, generation: string): Promise<string | undefined> {
-    const primary = primaryFinalKey(ws);
-    if ((await fromStore(store.metadata(primary)))?.[GENERATION_METADATA] === generation) return primary;
-    const own = generationFinalKey(ws, generation);
-    return (await fromStore(store.metadata(own))) ? own : undefined;
+    return (await fromStore(store.head(key)))?.metadata[GENERATION_METADATA];
   }
 
   app.get('/recordings/:workspace_id', { config: { access: 'read' } }, async (req, reply) => {
@@ -71,11 +64,13 @@ export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3:
     const generation = asked ?? (ref ? await generationOf(s, ref.storage_path) : undefined);
     if (!generation) throw new RequestError('not_found', `no recording for workspace ${ws}`);
 
-    const growing = ref !== undefined && parseS3Url(ref.storage_path)?.key === segmentsPrefix(ws, generation);
-    const finalKey = growing ? undefined : await finalKeyOf(s, ws, generation);
-    reply.type(RECORDING_CONTENT_TYPE).header('x-recording-generation', generation);
-    if (finalKey) return reply.header('x-recording-source', 'final').send(await fromStore(s.read(finalKey)));
+    const primary = primaryFinalKey(ws);
+    const primaryHead = await fromStore(s.head(primary));
+    const finalKey = primaryHead?.metadata[GENERATION_METADATA] === generation ? primary : generationFinalKey(ws, generation);
+    const final = finalKey === primary ? primaryHead : await fromStore(s.head(finalKey));
     const segments = contiguousSegments(await fromStore(s.list(segmentsPrefix(ws, generation))));
+    reply.type(RECORDING_CONTENT_TYPE).header('x-recording-generation', generation);
+    if (final && final.size >= (segments.at(-1)?.end ?? 0)) return reply.header('x-recording-source', 'final').send(await fromStore(s.read(finalKey)));
     if (segments.length === 0) throw new RequestError('not_found', `nothing of generation ${generation} is durable yet`);
     return reply
       .header('x-recording-source', 'segments')

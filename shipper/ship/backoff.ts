@@ -1,6 +1,6 @@
 // Exponential backoff with jitter, capped, without end: the one retry policy
-// of the shipper (deliveries, offset queries, object storage). Only the abort
-// signal (the drain deadline) ends it.
+// of the shipper (deliveries, offset queries, object storage, a file that
+// cannot be read). Only the abort signal (the drain deadline) ends it.
 
 import pRetry, { type RetryContext } from 'p-retry';
 
@@ -35,6 +35,11 @@ export async function retryWithBackoff<T>(attempt: () => Promise<T>, o: BackoffO
     if (o.signal.aborted) return 'aborted';
     throw err;
   }
+}
+
+/** The wait before attempt `failures + 1` of a loop that retries by itself: the same curve as retryWithBackoff's. */
+export function backoffDelayMs(failures: number, maxDelayMs: number): number {
+  return Math.min(maxDelayMs, Math.round((1 + Math.random()) * BACKOFF.firstMs * BACKOFF.factor ** Math.max(0, failures - 1)));
 }
 
 /** Resolves after `ms`, or at once when the signal aborts. */

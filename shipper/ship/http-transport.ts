@@ -17,6 +17,12 @@ export interface Outgoing {
   headers: Record<string, string>;
   body?: Buffer | string;
   gzip?: boolean;
+  /**
+   * A field the receiver's JSON answer always holds for this request. A 2xx
+   * without it did not come from the receiver (an ingress' default page, a
+   * wrong URL): nothing counts as delivered.
+   */
+  answerKey?: string;
 }
 
 export type Delivery =
@@ -27,7 +33,9 @@ export type Delivery =
   /** A 4xx for the whole request: a configuration fault (token, limits, URL). */
   | { status: 'refused'; statusCode: number; reason: string }
   /** The receiver's TLS certificate failed verification: a configuration fault too (TLS_CA_FILE, the URL's host name, an expired certificate). */
-  | { status: 'untrusted'; reason: string };
+  | { status: 'untrusted'; reason: string }
+  /** A 2xx that is not the receiver's answer: the URL leads somewhere else, a configuration fault too. */
+  | { status: 'misdirected'; statusCode: number; reason: string };
 
 export interface HttpTransport {
   send(out: Outgoing, signal?: AbortSignal): Promise<Delivery>;
@@ -61,10 +69,14 @@ function parse(text: string): Record<string, unknown> {
 }
 
 /** What the answer means for the batch. */
-function judge(a: Answer): Delivery {
+function judge(a: Answer, answerKey: string | undefined): Delivery {
   const answer = parse(a.text);
   const code = a.statusCode;
-  if (code >= 200 && code < 300) return { status: 'delivered', statusCode: code, answer };
+  if (code >= 200 && code < 300) {
+    if (answerKey === undefined || answerKey in answer) return { status: 'delivered', statusCode: code, answer };
+    const looks = a.text.trimStart().slice(0, 40).replace(/\s+/g, ' ');
+    return { status: 'misdirected', statusCode: code, reason: `HTTP ${code} without the receiver's answer (no "${answerKey}"; the body starts ${JSON.stringify(looks)})` };
+  }
   if (code === 409 && typeof answer.next_offset === 'number') return { status: 'gap', nextOffset: answer.next_offset };
   const reason = `HTTP ${code}${typeof answer.error === 'string' ? ` ${answer.error}: ${String(answer.message ?? '')}` : ''}`;
   if (isRetryableStatus(code)) return { status: 'retryable', reason, statusCode: code, retryInMs: retryAfterMs(a.retryAfter) };
@@ -105,7 +117,7 @@ export function createHttpTransport(o: TransportOptions): HttpTransport {
   return {
     async send(out, signal) {
       try {
-        return judge(await exchange(out, signal));
+        return judge(await exchange(out, signal), out.answerKey);
       } catch (err) {
         if (signal?.aborted) return { status: 'retryable', reason: 'aborted' };
         const reason = `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`;

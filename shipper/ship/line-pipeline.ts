@@ -7,14 +7,16 @@
 import type { PipelineDef } from '../config.js';
 import type { ShipperEvents } from '../events.js';
 import type { CheckpointStore, FilePosition } from '../tail/checkpoint-store.js';
+import { fileErrorCode } from '../tail/file-errors.js';
 import { frameLines, readWindow, type FrameLimits } from '../tail/framer.js';
-import { latestTruncations } from '../tail/generation.js';
+import { enterGeneration, generationEnded } from '../tail/generation.js';
 import { openSource, type SourceFile } from '../tail/source-file.js';
 import type { Wakeup } from '../tail/watcher.js';
+import { backoffDelayMs } from './backoff.js';
 import { committedOffset, committedSources } from './offsets-client.js';
 import { nativeRequest, vectorRequest, type BatchRef } from './request-body.js';
 import type { RetryingTransport } from './retrying-transport.js';
-import { CONTENT_TYPES, HEADERS, PATHS, type RejectReport } from '../../shared/wire.js';
+import { ANSWER_KEYS, CONTENT_TYPES, HEADERS, PATHS, type RejectReport } from '../../shared/wire.js';
 
 /** Bytes of an over-long line sent to the receiver with its reject. */
 export const REJECT_PREFIX_BYTES = 1024;
@@ -32,12 +34,14 @@ export interface LinePipelineDeps {
   events: ShipperEvents;
   /** How often, at most, the first line is re-read to notice a rewrite in place. */
   identityCheckMs: number;
+  /** Cap of the backoff between attempts at a file that cannot be read. */
+  retryMaxDelayMs: number;
 }
 
 export interface LinePipeline {
   readonly name: string;
-  /** Ships until drained (after drain()) or until the signal aborts. */
-  run(signal: AbortSignal): Promise<void>;
+  /** Ships until drained (after drain()) or until the signal aborts; resolves true when nothing was left. */
+  run(signal: AbortSignal): Promise<boolean>;
   /** Ship what is there, then stop. */
   drain(): void;
   lagBytes(): number;
@@ -60,12 +64,12 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   let partialBytes = 0;
   let identityCheckedAt = 0;
 
-  /** A rewrite in place (new first line, size not smaller) is looked for once per interval, not per batch. */
-  async function rewrittenInPlace(src: SourceFile): Promise<boolean> {
+  /** Bytes read are vouched for by the first line read after them; at the end of the file nothing is read, so a rewrite to a size not smaller is looked for once per interval. */
+  function firstLineDue(): boolean {
     const now = performance.now();
     if (now - identityCheckedAt < d.identityCheckMs) return false;
     identityCheckedAt = now;
-    return src.rewritten();
+    return true;
   }
 
   function noteLag(bytes: number): void {
@@ -75,35 +79,38 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     events.onLag(def.name, lag, unshippedSince);
   }
 
+  /** Waits `ms`, or less when the pipeline is drained or stopped. */
+  async function pause(ms: number, signal: AbortSignal): Promise<void> {
+    const until = performance.now() + ms;
+    while (!draining && !signal.aborted && performance.now() < until) await d.wakeup.wait();
+  }
+
   function advance(offset: number): void {
     position = { ...position!, offset };
     d.checkpoints.set(def.name, position);
   }
 
+  /** Closes the file; a truncation seen and not yet entered stays pending (it names the next generation of this inode). */
   async function forgetSource(): Promise<void> {
     await source?.close().catch(() => undefined);
     source = undefined;
     position = undefined;
-    truncations = undefined;
     tooLong = undefined;
   }
 
-  async function enterGeneration(src: SourceFile, signal: AbortSignal): Promise<boolean> {
+  async function enter(src: SourceFile, signal: AbortSignal): Promise<boolean> {
     const saved = d.checkpoints.get(def.name);
-    let n = truncations ?? (saved && src.generation(saved.truncations) === saved.generation ? saved.truncations : undefined);
-    if (n === undefined && d.format.kind === 'native') {
-      // No checkpoint vouches for the truncation count: the receiver knows which ids it holds.
-      const held = await committedSources(d.transport, d.workspaceId, def.stream, signal, (f) => events.onAttemptFailed(def.name, f));
-      if (held === undefined) return false;
-      n = latestTruncations(src.generation(0), held);
-    }
-    n ??= 0;
-    const generation = src.generation(n);
-    const known = saved?.generation === generation;
+    // The receiver knows which generations of this stream it holds; Vector-era receivers cannot say.
+    const held = d.format.kind === 'native'
+      ? () => committedSources(d.transport, d.workspaceId, def.stream, signal, (f) => events.onAttemptFailed(def.name, f))
+      : undefined;
+    const entered = await enterGeneration(src, truncations, saved, held);
+    if (!entered) return false;
+    const { generation, known } = entered;
     let offset: number;
     if (d.format.kind === 'vector') {
       // Vector-era receivers have no offsets endpoint: the checkpoint is all there is.
-      offset = known ? saved.offset : 0;
+      offset = known ? saved!.offset : 0;
       events.onResumed(def.name, generation, offset, known ? 'checkpoint' : 'new_generation');
     } else {
       const committed = await committedOffset(d.transport, d.workspaceId, def.stream, generation, signal, (f) => events.onAttemptFailed(def.name, f));
@@ -111,7 +118,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       offset = committed;
       events.onResumed(def.name, generation, offset, 'receiver');
     }
-    position = { generation, offset, truncations: n };
+    position = { generation, offset, truncations: entered.truncations };
     truncations = undefined;
     d.checkpoints.set(def.name, position);
     // A new generation is durable before any of it ships, so a restart names it the same way.
@@ -144,11 +151,15 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     const nl = buf.subarray(0, n).indexOf(0x0a);
     if (nl === -1) {
       scan.scannedTo += n;
-      return n === 0 ? 'idle' : 'progress';
+      if (n > 0) return 'progress';
+      // Scanned to the end without a newline: the line is still being written, or the file was replaced.
+      partialBytes = size - scan.start;
+      return atEnd();
     }
     const end = scan.scannedTo + nl + 1;
     const prefix = Buffer.alloc(REJECT_PREFIX_BYTES);
     const prefixLength = await source!.read(prefix, REJECT_PREFIX_BYTES, scan.start);
+    if (await source!.rewritten()) return leaveGeneration('rewritten');
     const report: RejectReport = {
       stream: def.stream, source_id: position!.generation, offset: scan.start, length: end - scan.start,
       reason: 'line_too_long', prefix_base64: prefix.subarray(0, prefixLength).toString('base64'),
@@ -161,7 +172,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       return 'progress';
     }
     const result = await d.transport.deliver({
-      path: PATHS.rejects, contentType: CONTENT_TYPES.json, headers: { [HEADERS.workspaceId]: d.workspaceId }, body: JSON.stringify(report),
+      path: PATHS.rejects, contentType: CONTENT_TYPES.json, headers: { [HEADERS.workspaceId]: d.workspaceId }, body: JSON.stringify(report), answerKey: ANSWER_KEYS.rejects,
     }, signal, (f) => events.onAttemptFailed(def.name, f));
     if (result.status === 'aborted') return 'idle';
     tooLong = undefined;
@@ -171,6 +182,16 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     } else {
       advance(end);
     }
+    return 'progress';
+  }
+
+  /** The file is no longer the generation being shipped: the next generation of this inode starts. */
+  function leaveGeneration(reason: 'truncated' | 'rewritten'): Step {
+    events.onNewGeneration(def.name, position!.generation, reason);
+    truncations = position!.truncations + 1;
+    position = undefined;
+    tooLong = undefined;
+    source!.forgetIdentity();
     return 'progress';
   }
 
@@ -195,23 +216,22 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       if (!(await source.identify())) return atEnd();
       // Until the receiver says where it is committed, all of the file counts as unshipped.
       noteLag(await source.size());
-      return (await enterGeneration(source, signal)) ? 'progress' : 'idle';
+      return (await enter(source, signal)) ? 'progress' : 'idle';
     }
     const size = await source.size();
-    if (size < position.offset || (await rewrittenInPlace(source))) {
-      events.onNewGeneration(def.name, position.generation, size < position.offset ? 'truncated' : 'rewritten');
-      truncations = position.truncations + 1;
-      position = undefined;
-      tooLong = undefined;
-      source.forgetIdentity();
-      return 'progress';
-    }
+    // An over-long line cut below the point its scan reached is framed again from its start.
+    if (tooLong && size < tooLong.scannedTo) tooLong = undefined;
+    const ended = await generationEnded(source, size, position.offset, firstLineDue());
+    if (ended) return leaveGeneration(ended);
     noteLag(size - position.offset);
     if (tooLong) return skipTooLong(size, signal);
     partialBytes = 0;
     if (size === position.offset) return atEnd();
 
     const n = await source.read(buf, Math.min(buf.length, size - position.offset), position.offset);
+    // A truncation and regrowth between the size and the read would pass the new content off as the old
+    // generation's: the first line, read after the bytes, vouches for them.
+    if (await source.rewritten()) return leaveGeneration('rewritten');
     const frame = frameLines(buf, n, d.limits);
     if (frame.kind === 'too_long') {
       // Scanned from the line's start: its newline may be inside this window, with lines after it.
@@ -230,18 +250,37 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     async run(signal) {
       const onAbort = () => d.wakeup.wake();
       signal.addEventListener('abort', onAbort, { once: true });
+      /** Attempts in a row that failed on the file (EACCES, EISDIR, EIO...). */
+      let failures = 0;
       try {
         while (!signal.aborted) {
-          if ((await step(signal)) === 'progress') continue;
+          const closing = draining;
+          let next: Step;
+          try {
+            next = await step(signal);
+          } catch (err) {
+            // The file's trouble stays the file's: counted, logged once per change, tried again later.
+            failures++;
+            events.onFileError(def.name, d.path, fileErrorCode(err), err);
+            await forgetSource();
+            // At shutdown the file gets one attempt that started after the drain did.
+            if (closing) break;
+            if (!draining) await pause(backoffDelayMs(failures, d.retryMaxDelayMs), signal);
+            continue;
+          }
+          if (failures > 0) events.onFileRecovered(def.name, d.path);
+          failures = 0;
+          if (next === 'progress') continue;
           if (draining) break;
           await d.wakeup.wait();
         }
       } finally {
         signal.removeEventListener('abort', onAbort);
         if (draining && partialBytes > 0) events.onPartialLineLeft(def.name, partialBytes);
-        events.onDrained(def.name, !signal.aborted, lag);
+        events.onDrained(def.name, !signal.aborted && failures === 0, lag);
         await source?.close().catch(() => undefined);
       }
+      return !signal.aborted && failures === 0;
     },
     drain() {
       draining = true;

@@ -3,7 +3,7 @@
 
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { CONTENT_TYPES, HEADERS, PATHS, type LineStream } from '../../shared/wire.js';
+import { ANSWER_KEYS, CONTENT_TYPES, HEADERS, PATHS, type LineStream } from '../../shared/wire.js';
 import type { Outgoing } from './http-transport.js';
 
 const gzip = promisify(gzipCb);
@@ -24,6 +24,7 @@ export async function nativeRequest(b: BatchRef, compress: boolean): Promise<Out
     headers: { [HEADERS.workspaceId]: b.workspaceId, [HEADERS.sourceId]: b.generation, [HEADERS.sourceOffset]: String(b.offset) },
     body: compress ? await gzip(b.bytes) : b.bytes,
     gzip: compress,
+    answerKey: ANSWER_KEYS.ingest,
   };
 }
 

@@ -1,7 +1,7 @@
 // Retry is a wrapper around the transport: exponential backoff with jitter
 // (ship/backoff.ts); Retry-After beats the computed wait; a configuration
-// fault (a 4xx, or the receiver's certificate refused) is retried slowly,
-// never dropped.
+// fault (a 4xx, a 2xx that is not the receiver's answer, or the receiver's
+// certificate refused) is retried slowly, never dropped.
 
 import { retryWithBackoff, sleep } from './backoff.js';
 import type { Delivery, HttpTransport, Outgoing } from './http-transport.js';
@@ -15,7 +15,7 @@ type Failure = Exclude<Delivery, { status: 'delivered' | 'gap' }>;
 export interface FailedAttempt {
   attempt: number;
   delivery: Failure;
-  /** How long until the next attempt, when known up front (Retry-After, refused). */
+  /** How long until the next attempt, when known up front (Retry-After, a configuration fault). */
   waitMs?: number;
 }
 

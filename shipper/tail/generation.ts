@@ -48,3 +48,54 @@ export function latestTruncations(base: string, sourceIds: readonly string[]): n
   }
   return latest;
 }
+
+/** What a pipeline's checkpoint says about its file. */
+export interface SavedGeneration {
+  generation: string;
+  truncations: number;
+}
+
+export interface EnteredGeneration extends SavedGeneration {
+  /** The checkpoint already names this generation (it need not be written before shipping). */
+  known: boolean;
+}
+
+/**
+ * The generation an open, identified file is in, the same way for every
+ * pipeline. After a truncation the pipeline saw, the next count; otherwise
+ * the checkpoint's count when the checkpoint names this file; otherwise the
+ * highest count among the generations the destination holds (`held`: the
+ * receiver's source ids for a JSONL file, the bucket's segment folders for
+ * the recording), so that a lost checkpoint never sends a truncated file's
+ * new content under its old generation. Without `held` (Vector-era
+ * receivers) the count is 0. Undefined when `held` was cut short (drain
+ * deadline).
+ */
+export async function enterGeneration(
+  file: { generation(truncations: number): string },
+  pending: number | undefined,
+  saved: SavedGeneration | undefined,
+  held: (() => Promise<readonly string[] | undefined>) | undefined,
+): Promise<EnteredGeneration | undefined> {
+  let n = pending ?? (saved && file.generation(saved.truncations) === saved.generation ? saved.truncations : undefined);
+  if (n === undefined && held) {
+    const ids = await held();
+    if (ids === undefined) return undefined;
+    n = latestTruncations(file.generation(0), ids);
+  }
+  n ??= 0;
+  const generation = file.generation(n);
+  return { generation, truncations: n, known: saved?.generation === generation };
+}
+
+/**
+ * Whether the open file has left the generation being shipped: it is shorter
+ * than the bytes the pipeline has relied on (truncated), or, when
+ * `checkFirstLine`, its first line changed (rewritten in place).
+ */
+export async function generationEnded(
+  file: { rewritten(): Promise<boolean> }, size: number, relied: number, checkFirstLine: boolean,
+): Promise<'truncated' | 'rewritten' | undefined> {
+  if (size < relied) return 'truncated';
+  return checkFirstLine && (await file.rewritten()) ? 'rewritten' : undefined;
+}

@@ -2,7 +2,12 @@
 // at an explicit byte offset), so offsets are bytes, never characters. The
 // handle stays open when the path is replaced, so the old file can be read to
 // its end before the shipper moves to the new one.
+//
+// Anything but a regular file in the file's place (a folder, a FIFO, a
+// socket) is an error of that file, as EACCES or EIO are: the pipeline counts
+// it and tries again later (see the pipelines' run loops).
 
+import { constants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { generationId, readFingerprint, type FileIdentity } from './generation.js';
 
@@ -25,15 +30,28 @@ export interface SourceFile extends FileIdentity {
   close(): Promise<void>;
 }
 
+/** Error code of a path that holds something other than a regular file or a folder (a FIFO, a socket, a device). */
+export const NOT_REGULAR = 'ENOTREG';
+
+/** Opens the file at `path`; undefined while there is none (it is waited for). */
 export async function openSource(path: string): Promise<SourceFile | undefined> {
   let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    // Non-blocking, so that a FIFO in the file's place does not hold a thread until someone writes to it.
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const st = await fh.stat();
+  const st = await fh.stat().catch(async (err: unknown) => {
+    await fh.close();
+    throw err;
+  });
+  if (!st.isFile()) {
+    await fh.close();
+    const code = st.isDirectory() ? 'EISDIR' : NOT_REGULAR;
+    throw Object.assign(new Error(`${code}: ${path} is not a regular file`), { code });
+  }
   const source: SourceFile = {
     path,
     dev: st.dev,

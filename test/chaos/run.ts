@@ -15,7 +15,7 @@ import { seededRandom } from '../../dev/random.js';
 import { createObjectStore } from '../../shared/object-store.js';
 import { BIN, program, type Program } from './program.js';
 import { startProxy } from './proxy.js';
-import { describeFault, makeSchedule, resourceOf, type Fault } from './schedule.js';
+import { describeFault, holds, makeSchedule, type Fault } from './schedule.js';
 import { verifyLines, verifyRecordings, verifyStatus } from './verify.js';
 import { createWriter, SHIPPER_MAX_LINE, type Writer } from './writer.js';
 
@@ -111,7 +111,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }));
 
     const perform = async (f: Fault): Promise<void> => {
-      if ('ws' in f && !f.kind.startsWith('file')) {
+      if (f.kind === 'shipper-sigkill' || f.kind === 'shipper-sigterm' || f.kind === 'checkpoint-delete' || f.kind === 'checkpoint-corrupt') {
         const shipper = shippers[f.ws]!;
         const stateFile = join(root, `chaos-ws-${f.ws}`, 'state', 'checkpoints.json');
         if (f.kind === 'shipper-sigterm') await shipper.signal('SIGTERM');
@@ -129,6 +129,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         case 'file-truncate': case 'file-replace':
           if (!(await writers[f.ws]!.rewrite(f.stream, f.kind === 'file-truncate' ? 'truncate' : 'replace'))) o.say(`  (${describeFault(f)}: file still under the size for a rewrite; skipped)`);
           return;
+        case 'file-unreadable':
+          if (!(await writers[f.ws]!.unreadable(f.file, f.forMs))) o.say(`  (${describeFault(f)}: no such file yet; skipped)`);
+          return;
+        case 's3-plain': {
+          // The shipper restarts while the store lacks the housekeeping calls, in the middle of whatever it uploads.
+          s3.setPlain(true);
+          await shippers[f.ws]!.signal('SIGKILL');
+          shippers[f.ws]!.start();
+          await sleep(f.forMs);
+          s3.setPlain(false);
+          return;
+        }
         case 'receiver-sigkill': {
           const receiver = receivers[f.receiver]!;
           return outage(() => receiver.signal('SIGKILL'), async () => receiver.start(), f.downMs);
@@ -152,8 +164,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const { atMs, fault } of schedule) {
       await sleep(Math.max(0, t0 + atMs - Date.now()));
       byKind[fault.kind] = (byKind[fault.kind] ?? 0) + 1;
-      const resource = resourceOf(fault);
-      chains.set(resource, (chains.get(resource) ?? Promise.resolve()).then(() => perform(fault)).catch((err) => o.say(`  fault ${describeFault(fault)} failed: ${(err as Error).message}`)));
+      // A fault waits for the faults before it on everything it holds.
+      const held = holds(fault);
+      const done = Promise.all(held.map((r) => chains.get(r))).then(() => perform(fault)).catch((err) => o.say(`  fault ${describeFault(fault)} failed: ${(err as Error).message}`));
+      for (const r of held) chains.set(r, done);
     }
     await sleep(Math.max(0, t0 + o.durationMs - Date.now()));
     await Promise.all(chains.values());

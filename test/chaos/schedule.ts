@@ -1,57 +1,37 @@
 // The fault schedule: derived from the seed alone, printed before the run, so
 // a failing run can be replayed exactly (`--seed N`). Faults that touch the
 // same thing (one shipper, one receiver, the database) never overlap; faults
-// on different things do.
+// on different things do. A new fault is one entry in FAULTS (how often, how
+// it is drawn, what it holds and for how long) and one case in run.ts.
 
 import { pick, seededRandom } from '../../dev/random.js';
 import type { LineStream } from '../../shared/wire.js';
+
+/** A runtime file: one of the JSONL streams, or the recording. */
+export type RuntimeFile = LineStream | 'recording';
 
 export type Fault =
   | { kind: 'shipper-sigkill'; ws: number; downMs: number }
   | { kind: 'shipper-sigterm'; ws: number }
   | { kind: 'checkpoint-delete'; ws: number }
   | { kind: 'checkpoint-corrupt'; ws: number; garbage: 'half' | 'binary' | 'wrong-version' }
-  | { kind: 'file-truncate' | 'file-replace'; ws: number; stream: LineStream }
+  | { kind: 'file-truncate'; ws: number; stream: LineStream }
+  | { kind: 'file-replace'; ws: number; stream: LineStream }
+  | { kind: 'file-unreadable'; ws: number; file: RuntimeFile; forMs: number }
   | { kind: 'receiver-sigkill'; receiver: number; downMs: number }
   | { kind: 'postgres-stop'; downMs: number }
   | { kind: 'postgres-slow'; delayMs: number; forMs: number }
   | { kind: 's3-stop'; downMs: number }
+  | { kind: 's3-plain'; ws: number; forMs: number }
   | { kind: 'network-reset'; forMs: number }
   | { kind: 'network-stall'; ms: number };
+
+export type FaultKind = Fault['kind'];
 
 export interface Scheduled {
   atMs: number;
   fault: Fault;
 }
-
-/** The thing a fault takes away while it lasts. */
-export function resourceOf(f: Fault): string {
-  if ('ws' in f) return f.kind.startsWith('file') ? `file-${f.ws}-${(f as { stream: string }).stream}` : `shipper-${f.ws}`;
-  if (f.kind === 'receiver-sigkill') return `receiver-${f.receiver}`;
-  if (f.kind.startsWith('postgres')) return 'postgres';
-  if (f.kind === 's3-stop') return 's3';
-  return 'network';
-}
-
-/** How long a fault holds its resource, with room for the restart. */
-function holdMs(f: Fault): number {
-  switch (f.kind) {
-    case 'shipper-sigkill': return f.downMs + 1500;
-    case 'shipper-sigterm': return 8000;
-    case 'receiver-sigkill': return f.downMs + 2000;
-    case 'postgres-stop': case 's3-stop': return f.downMs + 3000;
-    case 'postgres-slow': return f.forMs + 500;
-    case 'network-reset': return f.forMs + 500;
-    case 'network-stall': return f.ms + 500;
-    default: return 2500;
-  }
-}
-
-const KINDS: Array<[Fault['kind'], number]> = [
-  ['shipper-sigkill', 14], ['shipper-sigterm', 4], ['checkpoint-delete', 3], ['checkpoint-corrupt', 3],
-  ['file-truncate', 2], ['file-replace', 2], ['receiver-sigkill', 6], ['postgres-stop', 3], ['postgres-slow', 3],
-  ['s3-stop', 3], ['network-reset', 6], ['network-stall', 4],
-];
 
 export interface ScheduleOptions {
   seed: number;
@@ -64,38 +44,80 @@ export interface ScheduleOptions {
   requestTimeoutMs: number;
 }
 
+interface Draw {
+  rand: () => number;
+  o: ScheduleOptions;
+  between(lo: number, hi: number): number;
+  ws(): number;
+}
+
+interface FaultSpec<K extends FaultKind> {
+  /** Relative frequency. */
+  weight: number;
+  draw(d: Draw): Extract<Fault, { kind: K }>;
+  /** The things it takes away while it lasts (a shipper, a file, a receiver, the database, the store, the network). */
+  holds(f: Extract<Fault, { kind: K }>): string[];
+  /** How long it holds them, with room for the restart. */
+  holdMs(f: Extract<Fault, { kind: K }>): number;
+}
+
+const shipper = (f: { ws: number }) => [`shipper-${f.ws}`];
+
+export const FAULTS: { [K in FaultKind]: FaultSpec<K> } = {
+  'shipper-sigkill': { weight: 14, draw: (d) => ({ kind: 'shipper-sigkill', ws: d.ws(), downMs: d.between(0, 1500) }), holds: shipper, holdMs: (f) => f.downMs + 1500 },
+  'shipper-sigterm': { weight: 4, draw: (d) => ({ kind: 'shipper-sigterm', ws: d.ws() }), holds: shipper, holdMs: () => 8000 },
+  'checkpoint-delete': { weight: 3, draw: (d) => ({ kind: 'checkpoint-delete', ws: d.ws() }), holds: shipper, holdMs: () => 2500 },
+  'checkpoint-corrupt': {
+    weight: 3, draw: (d) => ({ kind: 'checkpoint-corrupt', ws: d.ws(), garbage: pick(d.rand, ['half', 'binary', 'wrong-version'] as const) }), holds: shipper, holdMs: () => 2500,
+  },
+  'file-truncate': { weight: 2, draw: (d) => ({ kind: 'file-truncate', ws: d.ws(), stream: pick(d.rand, ['commands', 'events', 'llm'] as const) }), holds: (f) => [`file-${f.ws}-${f.stream}`], holdMs: () => 2500 },
+  'file-replace': { weight: 2, draw: (d) => ({ kind: 'file-replace', ws: d.ws(), stream: pick(d.rand, ['commands', 'events', 'llm'] as const) }), holds: (f) => [`file-${f.ws}-${f.stream}`], holdMs: () => 2500 },
+  'file-unreadable': {
+    weight: 3,
+    draw: (d) => ({ kind: 'file-unreadable', ws: d.ws(), file: pick(d.rand, ['commands', 'events', 'llm', 'recording'] as const), forMs: d.between(500, 5000) }),
+    holds: (f) => [`file-${f.ws}-${f.file}`],
+    holdMs: (f) => f.forMs + 1000,
+  },
+  'receiver-sigkill': { weight: 6, draw: (d) => ({ kind: 'receiver-sigkill', receiver: Math.floor(d.rand() * d.o.receivers), downMs: d.between(200, 3000) }), holds: (f) => [`receiver-${f.receiver}`], holdMs: (f) => f.downMs + 2000 },
+  'postgres-stop': { weight: 3, draw: (d) => ({ kind: 'postgres-stop', downMs: d.between(1000, 6000) }), holds: () => ['postgres'], holdMs: (f) => f.downMs + 3000 },
+  'postgres-slow': { weight: 3, draw: (d) => ({ kind: 'postgres-slow', delayMs: d.between(50, 400), forMs: d.between(2000, 8000) }), holds: () => ['postgres'], holdMs: (f) => f.forMs + 500 },
+  's3-stop': { weight: 3, draw: (d) => ({ kind: 's3-stop', downMs: d.between(2000, 12000) }), holds: () => ['s3'], holdMs: (f) => f.downMs + 3000 },
+  // A store without ListMultipartUploads and AbortMultipartUpload; a shipper restarted meanwhile meets it at start-up.
+  's3-plain': { weight: 3, draw: (d) => ({ kind: 's3-plain', ws: d.ws(), forMs: d.between(2000, 10000) }), holds: (f) => ['s3', ...shipper(f)], holdMs: (f) => f.forMs + 1500 },
+  'network-reset': { weight: 6, draw: (d) => ({ kind: 'network-reset', forMs: d.between(0, 1500) }), holds: () => ['network'], holdMs: (f) => f.forMs + 500 },
+  'network-stall': {
+    weight: 4, draw: (d) => ({ kind: 'network-stall', ms: d.between(d.o.requestTimeoutMs + 500, d.o.requestTimeoutMs * 2.5) }), holds: () => ['network'], holdMs: (f) => f.ms + 500,
+  },
+};
+
+const KINDS = Object.keys(FAULTS) as FaultKind[];
+
+function spec(f: Fault): FaultSpec<FaultKind> {
+  return FAULTS[f.kind] as unknown as FaultSpec<FaultKind>;
+}
+
+/** The things a fault takes away while it lasts. */
+export function holds(f: Fault): string[] {
+  return spec(f).holds(f);
+}
+
 export function makeSchedule(o: ScheduleOptions): Scheduled[] {
   const rand = seededRandom(o.seed);
-  const total = KINDS.reduce((s, [, w]) => s + w, 0);
+  const total = KINDS.reduce((s, k) => s + FAULTS[k].weight, 0);
   const kindOf = () => {
     let r = rand() * total;
-    for (const [k, w] of KINDS) if ((r -= w) < 0) return k;
-    return KINDS[0]![0];
+    for (const k of KINDS) if ((r -= FAULTS[k].weight) < 0) return k;
+    return KINDS[0]!;
   };
-  const between = (lo: number, hi: number) => Math.round(lo + rand() * (hi - lo));
-  const ws = () => Math.floor(rand() * o.workspaces);
-  const build = (kind: Fault['kind']): Fault => {
-    switch (kind) {
-      case 'shipper-sigkill': return { kind, ws: ws(), downMs: between(0, 1500) };
-      case 'shipper-sigterm': case 'checkpoint-delete': return { kind, ws: ws() };
-      case 'checkpoint-corrupt': return { kind, ws: ws(), garbage: pick(rand, ['half', 'binary', 'wrong-version'] as const) };
-      case 'file-truncate': case 'file-replace': return { kind, ws: ws(), stream: pick(rand, ['commands', 'events', 'llm'] as const) };
-      case 'receiver-sigkill': return { kind, receiver: Math.floor(rand() * o.receivers), downMs: between(200, 3000) };
-      case 'postgres-stop': return { kind, downMs: between(1000, 6000) };
-      case 'postgres-slow': return { kind, delayMs: between(50, 400), forMs: between(2000, 8000) };
-      case 's3-stop': return { kind, downMs: between(2000, 12000) };
-      case 'network-reset': return { kind, forMs: between(0, 1500) };
-      case 'network-stall': return { kind, ms: between(o.requestTimeoutMs + 500, o.requestTimeoutMs * 2.5) };
-    }
-  };
+  const d: Draw = { rand, o, between: (lo, hi) => Math.round(lo + rand() * (hi - lo)), ws: () => Math.floor(rand() * o.workspaces) };
   const busyUntil = new Map<string, number>();
   const out: Scheduled[] = [];
   for (let at = 1000 + rand() * o.meanGapMs; at < o.durationMs; at += -Math.log(1 - rand()) * o.meanGapMs) {
-    const fault = build(kindOf());
-    const resource = resourceOf(fault);
-    const start = Math.max(at, busyUntil.get(resource) ?? 0);
+    const fault = (FAULTS[kindOf()] as unknown as FaultSpec<FaultKind>).draw(d);
+    const held = holds(fault);
+    const start = Math.max(at, ...held.map((r) => busyUntil.get(r) ?? 0));
     if (start >= o.durationMs) continue;
-    busyUntil.set(resource, start + holdMs(fault));
+    for (const r of held) busyUntil.set(r, start + spec(fault).holdMs(fault));
     out.push({ atMs: Math.round(start), fault });
   }
   return out.sort((a, b) => a.atMs - b.atMs);

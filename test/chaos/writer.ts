@@ -3,11 +3,12 @@
 // whether it must be stored or rejected (and why). Lines are realistic
 // (dev/workload.ts) and each carries a unique tag the verifier finds again.
 
-import { appendFile, mkdir, rename, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rename, rmdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pick } from '../../dev/random.js';
 import { commandLines, llmLine, stateEvent } from '../../dev/workload.js';
 import type { LineStream } from '../../shared/wire.js';
+import type { RuntimeFile } from './schedule.js';
 
 export const FILES: Record<LineStream, string> = { commands: 'command-log.jsonl', events: 'state-events.jsonl', llm: 'llm-history.jsonl' };
 export const CAST = 'session.cast';
@@ -37,6 +38,8 @@ export interface Writer {
   tick(): Promise<void>;
   /** Truncates (or replaces by rename) a file that is big enough; false when none is. */
   rewrite(stream: LineStream, how: 'truncate' | 'replace'): Promise<boolean>;
+  /** Puts a folder in the file's place for `forMs`, then the file back (it is written under another name meanwhile); false when there is no file yet. */
+  unreadable(file: RuntimeFile, forMs: number): Promise<boolean>;
 }
 
 /** Big enough that the file cannot regrow past the shipper's offset before the shipper notices the rewrite. */
@@ -46,19 +49,23 @@ export async function createWriter(workspace: string, runtimeDir: string, rand: 
   await mkdir(runtimeDir, { recursive: true });
   const generations: Record<LineStream, Generation[]> = { commands: [], events: [], llm: [] };
   // A line (maybe written in two halves) and a rewrite of the same file never interleave.
-  const queues: Record<LineStream, Promise<unknown>> = { commands: Promise.resolve(), events: Promise.resolve(), llm: Promise.resolve() };
-  const exclusive = <T>(stream: LineStream, work: () => Promise<T>): Promise<T> => {
-    const run = queues[stream].then(work);
-    queues[stream] = run.catch(() => undefined);
+  const queues: Record<RuntimeFile, Promise<unknown>> = { commands: Promise.resolve(), events: Promise.resolve(), llm: Promise.resolve(), recording: Promise.resolve() };
+  const exclusive = <T>(file: RuntimeFile, work: () => Promise<T>): Promise<T> => {
+    const run = queues[file].then(work);
+    queues[file] = run.catch(() => undefined);
     return run;
   };
+  const pathOf = (file: RuntimeFile) => join(runtimeDir, file === 'recording' ? CAST : FILES[file]);
+  /** Where a file is written while a folder is in its place: the same file, under another name. */
+  const setAside = new Set<RuntimeFile>();
+  const writePath = (file: RuntimeFile) => (setAside.has(file) ? `${pathOf(file)}.aside` : pathOf(file));
   let seq = 0;
   let cast = 0;
 
-  const appendCast = async (text: string) => {
-    await appendFile(join(runtimeDir, CAST), text);
+  const appendCast = (text: string) => exclusive('recording', async () => {
+    await appendFile(writePath('recording'), text);
     cast += Buffer.byteLength(text);
-  };
+  });
   await appendCast(`${JSON.stringify({ version: 2, width: 120, height: 40, timestamp: 1763892000, env: { SHELL: '/bin/bash', TERM: 'xterm-256color' } })}\n`);
 
   const tagOf = (stream: LineStream) => `${workspace}/${stream}/${generations[stream].length}/${seq++}`;
@@ -90,7 +97,7 @@ export async function createWriter(workspace: string, runtimeDir: string, rand: 
     } else {
       text = body(stream, tag);
     }
-    const file = join(runtimeDir, FILES[stream]);
+    const file = writePath(stream);
     if (rand() < 0.1) {
       // Half a line now, the rest a moment later: the shipper must wait for the newline.
       const cut = Math.floor(text.length / 2);
@@ -121,7 +128,7 @@ export async function createWriter(workspace: string, runtimeDir: string, rand: 
     },
     rewrite(stream, how) {
       return exclusive(stream, async () => {
-        const file = join(runtimeDir, FILES[stream]);
+        const file = pathOf(stream);
         const size = (await stat(file).catch(() => ({ size: 0 }))).size;
         if (size < REWRITE_MIN_BYTES) return false;
         generations[stream].at(-1)!.superseded = true;
@@ -141,6 +148,23 @@ export async function createWriter(workspace: string, runtimeDir: string, rand: 
         await new Promise((r) => setTimeout(r, 1000));
         return true;
       });
+    },
+    async unreadable(file, forMs) {
+      const aside = await exclusive(file, async () => {
+        if (!(await stat(pathOf(file)).then(() => true, () => false))) return false;
+        await rename(pathOf(file), `${pathOf(file)}.aside`);
+        await mkdir(pathOf(file));
+        setAside.add(file);
+        return true;
+      });
+      if (!aside) return false;
+      await new Promise((r) => setTimeout(r, forMs));
+      await exclusive(file, async () => {
+        await rmdir(pathOf(file));
+        await rename(`${pathOf(file)}.aside`, pathOf(file));
+        setAside.delete(file);
+      });
+      return true;
     },
   };
 }

@@ -52,9 +52,15 @@ export interface Running {
   exited: Promise<Exited>;
 }
 
+/** A user to run a program as (root reads every file: a test of an unreadable file needs another user). */
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
+
 /** Starts a long-running program; killed when the file's tests end if still alive. */
-export function start(bin: string, args: string[], env: Record<string, string | undefined>): Running {
-  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function start(bin: string, args: string[], env: Record<string, string | undefined>, as?: RunAs): Running {
+  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...as });
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
   let stdout = '';

@@ -1,12 +1,16 @@
 // Starts the real ferry-shipper as a child process (it is a sidecar: it runs
 // alone, receives signals and may be SIGKILLed).
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { atEnd } from './cleanup.js';
 import { INGEST_TOKEN } from './receiver.js';
-import { SHIPPER_BIN, start, type Running } from './process.js';
+import { SHIPPER_BIN, start, type RunAs, type Running } from './process.js';
+
+const exec = promisify(execFile);
 
 export interface ShipperDirs {
   runtimeDir: string;
@@ -41,8 +45,24 @@ export interface ShipperProcess extends Running {
   metricsUrl: string;
 }
 
-export async function startShipper(env: Record<string, string>): Promise<ShipperProcess> {
-  const running = start(SHIPPER_BIN, [], env);
+/**
+ * When the tests run as root: `nobody`, with the folders made reachable by it
+ * (mkdtemp's are 0700) and the state folder its own. Undefined otherwise: the
+ * tests' own user cannot read a file without read permission either.
+ */
+export async function unprivileged(dirs: ShipperDirs): Promise<RunAs | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const [uid, gid] = await Promise.all([exec('id', ['-u', 'nobody']), exec('id', ['-g', 'nobody'])]);
+  const as = { uid: Number(uid.stdout), gid: Number(gid.stdout) };
+  await chmod(join(dirs.runtimeDir, '..'), 0o755);
+  await mkdir(dirs.runtimeDir, { recursive: true, mode: 0o755 });
+  await mkdir(dirs.stateDir, { recursive: true });
+  await chown(dirs.stateDir, as.uid, as.gid);
+  return as;
+}
+
+export async function startShipper(env: Record<string, string>, as?: RunAs): Promise<ShipperProcess> {
+  const running = start(SHIPPER_BIN, [], env, as);
   const line = await running.waitForLog((l) => l.msg === 'ferry-shipper running');
   return { ...running, metricsUrl: String(line.metrics).replace(/\/metrics$/, '') };
 }

@@ -43,7 +43,7 @@ it('uploads a range of several parts as one byte-identical object with its metad
   const events = recorder();
   await store.upload('t/three-parts.cast', { source: source(bytes), start: 777, size: 2 * PART_SIZE + 12_345 }, { generation: 'g1' }, events);
   expect(await sha256(await store.read('t/three-parts.cast'))).toBe(createHash('sha256').update(bytes.subarray(777, 777 + 2 * PART_SIZE + 12_345)).digest('hex'));
-  expect(await store.metadata('t/three-parts.cast')).toEqual({ generation: 'g1' });
+  expect((await store.head('t/three-parts.cast'))?.metadata).toEqual({ generation: 'g1' });
   expect(events.seen).toEqual(['started t/three-parts.cast', 'completed t/three-parts.cast']);
   expect(await s3.pendingUploads()).toEqual([]);
 });
@@ -62,7 +62,7 @@ it('aborts the multipart upload when the file turns out shorter than its size', 
   await expect(store.upload('t/short.cast', { source: source(bytes), start: 0, size: 3 * PART_SIZE }, {}, events)).rejects.toThrow(/the file ended at byte/);
   expect(events.seen).toEqual(['started t/short.cast', 'aborted t/short.cast']);
   expect(await s3.pendingUploads()).toEqual([]);
-  expect(await store.metadata('t/short.cast')).toBeUndefined();
+  expect(await store.head('t/short.cast')).toBeUndefined();
 });
 
 it('stops when aborted, and leaves no upload open', async () => {
@@ -78,5 +78,5 @@ it('stops when aborted, and leaves no upload open', async () => {
   await expect(store.upload('t/aborted.cast', { source: cancelling, start: 0, size: bytes.length }, {}, events, abort.signal)).rejects.toThrow();
   expect(events.seen).toEqual(['started t/aborted.cast', 'aborted t/aborted.cast']);
   expect(await s3.pendingUploads()).toEqual([]);
-  expect(await store.metadata('t/aborted.cast')).toBeUndefined();
+  expect(await store.head('t/aborted.cast')).toBeUndefined();
 });

@@ -1,10 +1,13 @@
 // What an SRE sees: /metrics with the shipper's figures, /healthz, /readyz,
-// JSON logs without the token, and loud, counted, never-dropping 4xx retries.
+// JSON logs without the token, and loud, counted, never-dropping retries of
+// configuration faults: a 4xx, or a 2xx that is not the receiver's answer.
 
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import type pg from 'pg';
+import { atEnd } from '../helpers/cleanup.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
 import { INGEST_TOKEN, startTestReceiver } from '../helpers/receiver.js';
 import { shipperDirs, shipperEnv, startShipper } from '../helpers/shipper.js';
@@ -64,4 +67,44 @@ it('a refused request (wrong token) is retried slowly and loudly, counted, and d
   await waitFor(async () => (await db.query("SELECT count(*)::int AS n FROM command_log WHERE workspace_id = 'refused'")).rows[0].n === 2, 'both lines');
   right.child.kill('SIGTERM');
   expect((await right.exited).code).toBe(0);
+});
+
+it('a 2xx that is not the receiver\'s answer (an ingress\' default page) delivers nothing: loud, counted, retried slowly, no offset advanced', async () => {
+  // An ingress that passes GETs to the receiver but answers every POST with its own HTML page, until fixed.
+  let fixed = false;
+  const ingress = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (req.method === 'POST' && !fixed) {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html><body>Welcome to nginx!</body></html>');
+      return;
+    }
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
+    const upstream = await fetch(`${base}${req.url}`, { method: req.method, headers, body: req.method === 'POST' ? Buffer.concat(chunks) : undefined });
+    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await upstream.arrayBuffer()));
+  });
+  await new Promise<void>((r) => ingress.listen(0, '127.0.0.1', r));
+  atEnd(() => new Promise((r) => ingress.close(r)));
+  const url = `http://127.0.0.1:${(ingress.address() as { port: number }).port}`;
+
+  const dirs = await shipperDirs();
+  await mkdir(dirs.runtimeDir, { recursive: true });
+  await writeFile(join(dirs.runtimeDir, 'command-log.jsonl'), cmd(1) + cmd(2) + cmd(3));
+  const shipper = await startShipper(shipperEnv(url, dirs, 'misdirected', { REFUSED_RETRY_DELAY_MS: '200', CHECKPOINT_INTERVAL_MS: '0' }));
+  const loud = () => shipper.logs.filter((l) => l.level === 50 && String(l.msg).includes('NOT ferry-receiver'));
+  await waitFor(() => loud().length >= 3, 'three loud misdirected answers');
+  expect(loud()[0]).toMatchObject({ pipeline: 'commands', status: 200, reason: expect.stringContaining('<!DOCTYPE html>') });
+  const metrics = await (await fetch(`${shipper.metricsUrl}/metrics`)).text();
+  expect(metrics).toMatch(/ferry_shipper_retries_total\{pipeline="commands",kind="misdirected"\} [3-9]/);
+  expect(metrics).not.toMatch(/ferry_shipper_events_sent_total\{pipeline="commands"\} [1-9]/);
+  expect(metrics).toMatch(/ferry_shipper_lag_bytes\{pipeline="commands"\} [1-9]/);
+  const checkpoint = JSON.parse(await readFile(join(dirs.stateDir, 'checkpoints.json'), 'utf8'));
+  expect(checkpoint.files.commands.offset).toBe(0);
+  expect((await db.query("SELECT 1 FROM command_log WHERE workspace_id = 'misdirected'")).rowCount).toBe(0);
+
+  fixed = true;
+  await waitFor(async () => (await db.query("SELECT count(*)::int AS n FROM command_log WHERE workspace_id = 'misdirected'")).rows[0].n === 3, 'all three lines once the ingress is fixed');
+  shipper.child.kill('SIGTERM');
+  expect((await shipper.exited).code).toBe(0);
+  expect((await db.query("SELECT command FROM command_log WHERE workspace_id = 'misdirected' ORDER BY id")).rows.map((r) => r.command)).toEqual(['c1', 'c2', 'c3']);
 });

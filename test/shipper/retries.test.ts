@@ -81,6 +81,16 @@ describe('retrying transport', () => {
     expect(failures[0]!.delivery.reason).toContain('ECONNREFUSED');
   });
 
+  it('a 2xx without the field the receiver\'s answer holds is misdirected: retried slowly, never delivered', async () => {
+    const s = await server((n, _req, res) => (n === 1 ? res.writeHead(200, { 'content-type': 'text/html' }).end('<html>default backend</html>') : res.writeHead(200).end('{"accepted":1,"next_offset":2}')));
+    const failed: FailedAttempt[] = [];
+    const result = await transport(s.url, 300).deliver({ ...post, answerKey: 'next_offset' }, new AbortController().signal, (f) => failed.push(f));
+    expect(result).toMatchObject({ status: 'delivered', answer: { next_offset: 2 } });
+    expect(failed).toMatchObject([{ waitMs: 300, delivery: { status: 'misdirected', statusCode: 200 } }]);
+    expect(failed[0]!.delivery.reason).toContain('no "next_offset"');
+    expect(s.times[1]! - s.times[0]!).toBeGreaterThanOrEqual(290);
+  });
+
   it('retries a refusal (4xx) slowly and hands back a 409 gap as a result', async () => {
     const s = await server((n, _req, res) => {
       if (n === 1) res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized","message":"no"}');

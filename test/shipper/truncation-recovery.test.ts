@@ -1,13 +1,15 @@
 // A file truncated while the shipper runs gets a new generation id with its
 // truncation count (`.t1`). If the checkpoint is then lost, the restarted
 // shipper learns that count from the receiver, not by guessing 0: the lines
-// of the truncated file are not sent a second time under another id.
+// of the truncated file are not sent a second time under another id. The
+// recording chooses its generation the same way, from the bucket
+// (recording-faults.test.ts).
 
 import { appendFile, mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import type pg from 'pg';
-import { latestTruncations } from '../../shipper/tail/generation.js';
+import { enterGeneration, latestTruncations } from '../../shipper/tail/generation.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
 import { startTestReceiver } from '../helpers/receiver.js';
 import { shipperDirs, shipperEnv, startShipper } from '../helpers/shipper.js';
@@ -28,6 +30,19 @@ const stored = async (ws: string) => (await db.query('SELECT command FROM comman
 it('the truncation count comes from the ids the receiver holds for the file', () => {
   expect(latestTruncations('1.2.ab', [])).toBe(0);
   expect(latestTruncations('1.2.ab', ['1.2.ab', '1.2.ab.t1', '1.2.ab.t3', '1.2.abc.t9', '9.9.ab.t7', '1.2.ab.tx'])).toBe(3);
+});
+
+it('one choice of generation for every pipeline: a truncation seen, else the checkpoint naming the file, else what the destination holds', async () => {
+  const file = { generation: (n: number) => `1.2.ab${n > 0 ? `.t${n}` : ''}` };
+  const held = (ids: string[]) => async () => ids;
+  const asked = () => { throw new Error('the destination is asked only when nothing else says'); };
+  expect(await enterGeneration(file, 3, { generation: '1.2.ab.t1', truncations: 1 }, asked)).toEqual({ generation: '1.2.ab.t3', truncations: 3, known: false });
+  expect(await enterGeneration(file, undefined, { generation: '1.2.ab.t1', truncations: 1 }, asked)).toEqual({ generation: '1.2.ab.t1', truncations: 1, known: true });
+  // A checkpoint of another file (another inode or first line) says nothing about this one.
+  expect(await enterGeneration(file, undefined, { generation: '7.7.cd', truncations: 0 }, held(['1.2.ab', '1.2.ab.t2']))).toEqual({ generation: '1.2.ab.t2', truncations: 2, known: false });
+  expect(await enterGeneration(file, undefined, undefined, held([]))).toEqual({ generation: '1.2.ab', truncations: 0, known: false });
+  expect(await enterGeneration(file, undefined, undefined, undefined)).toEqual({ generation: '1.2.ab', truncations: 0, known: false });
+  expect(await enterGeneration(file, undefined, undefined, async () => undefined)).toBeUndefined();
 });
 
 it('truncated while running, then the checkpoint deleted: no line is sent twice', async () => {

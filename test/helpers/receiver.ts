@@ -25,6 +25,8 @@ export function receiverConfig(databaseUrl: string, overrides: Partial<ReceiverC
     logLevel: (process.env.FERRY_TEST_LOG as ReceiverConfig['logLevel']) ?? 'silent',
     // The tests' lines carry fixed dates, which a retention would make too old as the calendar moves on.
     ...KEEP_FOREVER,
+    // Specs push one workspace as fast as they can; the per-workspace limit has its own (workspace-rate.test.ts).
+    workspaceRateBytes: 0,
     ...overrides,
   };
 }

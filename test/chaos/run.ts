@@ -13,6 +13,7 @@ import { startS3 } from '../../dev/embedded-s3.js';
 import { freePort } from '../../dev/free-port.js';
 import { seededRandom } from '../../dev/random.js';
 import { createObjectStore } from '../../shared/object-store.js';
+import { hangUpMidBody } from '../helpers/hang-up.js';
 import { BIN, program, type Program } from './program.js';
 import { startProxy } from './proxy.js';
 import { describeFault, holds, makeSchedule, type Fault } from './schedule.js';
@@ -70,7 +71,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     viaProxy.port = String(pgProxy.port);
     const receiverPorts = [await freePort(), await freePort()];
     const receivers: Program[] = receiverPorts.map((port, i) => program(`receiver-${i}`, BIN.receiver, () => ({
-      DATABASE_URL: viaProxy.toString(), INGEST_TOKEN: TOKEN, READ_TOKEN, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...s3.env,
+      DATABASE_URL: viaProxy.toString(), INGEST_TOKEN: TOKEN, READ_TOKEN, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', DATABASE_TIMEOUT_MS: '5000', ...s3.env,
     })));
     cleanup.push(() => Promise.all(receivers.map((r) => r.signal('SIGKILL'))));
     receivers.forEach((r) => r.start());
@@ -148,6 +149,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         case 'postgres-stop': return outage(postgres.stop, postgres.start, f.downMs);
         case 'postgres-slow':
           await pgProxy.slow(f.delayMs, f.forMs);
+          return;
+        case 'postgres-blackhole': return pgProxy.stall(f.forMs);
+        case 'client-hangup':
+          if (receivers[f.receiver]!.running()) await Promise.all(Array.from({ length: f.clients }, () => hangUpMidBody(receiverPorts[f.receiver]!, TOKEN)));
           return;
         case 's3-stop': return outage(s3.stop, s3.start, f.downMs);
         case 'network-reset':

@@ -21,10 +21,12 @@ export type Fault =
   | { kind: 'receiver-sigkill'; receiver: number; downMs: number }
   | { kind: 'postgres-stop'; downMs: number }
   | { kind: 'postgres-slow'; delayMs: number; forMs: number }
+  | { kind: 'postgres-blackhole'; forMs: number }
   | { kind: 's3-stop'; downMs: number }
   | { kind: 's3-plain'; ws: number; forMs: number }
   | { kind: 'network-reset'; forMs: number }
-  | { kind: 'network-stall'; ms: number };
+  | { kind: 'network-stall'; ms: number }
+  | { kind: 'client-hangup'; receiver: number; clients: number };
 
 export type FaultKind = Fault['kind'];
 
@@ -81,10 +83,14 @@ export const FAULTS: { [K in FaultKind]: FaultSpec<K> } = {
   'receiver-sigkill': { weight: 6, draw: (d) => ({ kind: 'receiver-sigkill', receiver: Math.floor(d.rand() * d.o.receivers), downMs: d.between(200, 3000) }), holds: (f) => [`receiver-${f.receiver}`], holdMs: (f) => f.downMs + 2000 },
   'postgres-stop': { weight: 3, draw: (d) => ({ kind: 'postgres-stop', downMs: d.between(1000, 6000) }), holds: () => ['postgres'], holdMs: (f) => f.downMs + 3000 },
   'postgres-slow': { weight: 3, draw: (d) => ({ kind: 'postgres-slow', delayMs: d.between(50, 400), forMs: d.between(2000, 8000) }), holds: () => ['postgres'], holdMs: (f) => f.forMs + 500 },
+  // Every byte between the receivers and PostgreSQL held (a failover, a partition): longer than the probe needs to notice.
+  'postgres-blackhole': { weight: 2, draw: (d) => ({ kind: 'postgres-blackhole', forMs: d.between(5000, 15000) }), holds: () => ['postgres'], holdMs: (f) => f.forMs + 3000 },
   's3-stop': { weight: 3, draw: (d) => ({ kind: 's3-stop', downMs: d.between(2000, 12000) }), holds: () => ['s3'], holdMs: (f) => f.downMs + 3000 },
   // A store without ListMultipartUploads and AbortMultipartUpload; a shipper restarted meanwhile meets it at start-up.
   's3-plain': { weight: 3, draw: (d) => ({ kind: 's3-plain', ws: d.ws(), forMs: d.between(2000, 10000) }), holds: (f) => ['s3', ...shipper(f)], holdMs: (f) => f.forMs + 1500 },
   'network-reset': { weight: 6, draw: (d) => ({ kind: 'network-reset', forMs: d.between(0, 1500) }), holds: () => ['network'], holdMs: (f) => f.forMs + 500 },
+  // Clients that send half a body and hang up, straight at a receiver: never an outage, never a lost line.
+  'client-hangup': { weight: 3, draw: (d) => ({ kind: 'client-hangup', receiver: Math.floor(d.rand() * d.o.receivers), clients: d.between(10, 60) }), holds: () => ['hangups'], holdMs: () => 1000 },
   'network-stall': {
     weight: 4, draw: (d) => ({ kind: 'network-stall', ms: d.between(d.o.requestTimeoutMs + 500, d.o.requestTimeoutMs * 2.5) }), holds: () => ['network'], holdMs: (f) => f.ms + 500,
   },

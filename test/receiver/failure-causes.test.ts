@@ -2,13 +2,13 @@
 // failing object store are each what they are, never a database outage; no
 // alert-worthy figure moves for them, and the replica stays ready.
 
-import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startS3, type S3Server } from '../../dev/embedded-s3.js';
 import type { RunningReceiver } from '../../receiver/receiver.js';
 import { segmentsPrefix } from '../../shared/recording-keys.js';
 import { atEnd } from '../helpers/cleanup.js';
 import { freshDatabase } from '../helpers/database.js';
+import { hangUpMidBody } from '../helpers/hang-up.js';
 import { ndjson, postLines, request } from '../helpers/http.js';
 import { INGEST_TOKEN, READ_TOKEN, startTestReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
@@ -26,24 +26,11 @@ beforeAll(async () => {
 const metrics = async () => (await fetch(`${receiver.url}/metrics`)).text();
 const value = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
 
-/** Sends the headers and half of a body, then hangs up. */
-function hangUpMidBody(port: number): Promise<void> {
-  return new Promise((resolve) => {
-    const body = ndjson(Array.from({ length: 200 }, (_, i) => ({ command: `gone ${i}`, exit_code: 0, timestamp: 1 })));
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.write(`POST /ingest/commands HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${INGEST_TOKEN}\r\nContent-Type: application/x-ndjson\r\nX-Workspace-Id: hangs-up\r\nX-Source-Id: g\r\nX-Source-Offset: 0\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, body.length / 2)}`);
-      setTimeout(() => socket.destroy(), 50);
-    });
-    socket.on('close', () => resolve());
-    socket.on('error', () => undefined);
-  });
-}
-
 describe('what is not a database outage', () => {
   it('a burst of clients hanging up mid-body is client_aborted: counted, stored nothing, database_up stays 1', async () => {
     expect(value(await metrics(), 'ferry_receiver_database_up')).toBe(1);
     const port = Number(new URL(receiver.url).port);
-    await Promise.all(Array.from({ length: 50 }, () => hangUpMidBody(port)));
+    await Promise.all(Array.from({ length: 50 }, () => hangUpMidBody(port, INGEST_TOKEN)));
     await waitFor(async () => value(await metrics(), 'ferry_receiver_request_errors_total{code="client_aborted"}') === 50, '50 client_aborted');
     const text = await metrics();
     expect(value(text, 'ferry_receiver_database_up')).toBe(1);

@@ -38,7 +38,9 @@ export async function openSource(path: string): Promise<SourceFile | undefined> 
   let fh: FileHandle;
   try {
     // Non-blocking, so that a FIFO in the file's place does not hold a thread until someone writes to it.
-    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    // Never through a symbolic link: the workspace writes this folder, and a link to a file of the
+    // shipper's own (a mounted secret, /proc/self/environ) would ship it (ELOOP, a file error).
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

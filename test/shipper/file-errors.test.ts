@@ -6,7 +6,7 @@
 // the tests run as root), or a file without read permission would not be one.
 
 import { execFile } from 'node:child_process';
-import { appendFile, chmod, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
@@ -143,3 +143,26 @@ it('a folder in the recording\'s place: counted under the recording pipeline, an
   expect((await shipper.exited).code, shipper.output()).toBe(0);
   expect((await world.served(ws)).bytes.toString()).toBe(text);
 });
+
+it('a symbolic link in a file\'s place is never followed: a file of the shipper\'s own (a secret) is not shipped, and the real file ships once it is there', async () => {
+  const ws = 'symlinked-file';
+  const dirs = await shipperDirs();
+  await mkdir(dirs.runtimeDir, { recursive: true });
+  await mkdir(dirs.stateDir, { recursive: true });
+  // What a student might point the file at: something only the shipper's container holds.
+  const secret = join(dirs.stateDir, 'mounted-secret');
+  await writeFile(secret, line('commands', 'THE-SECRET'));
+  await symlink(secret, join(dirs.runtimeDir, FILES.commands));
+  await writeFile(join(dirs.runtimeDir, FILES.events), line('events', 'event while linked'));
+  const shipper = await startShipper(shipperEnv(base, dirs, ws));
+  await waitFor(async () => (await db.query(TAG_SQL.events, [ws])).rows.length === 1, 'the events file ships meanwhile');
+  await waitFor(async () => (await metric(shipper, /ferry_shipper_file_errors_total\{pipeline="commands",code="ELOOP"\} (\d+)/)) > 0, 'ELOOP counted');
+  expect((await db.query('SELECT count(*)::int AS n FROM ingest_rejects WHERE workspace_id = $1', [ws])).rows[0].n).toBe(0);
+  expect((await db.query(TAG_SQL.commands, [ws])).rows).toEqual([]);
+  await rm(join(dirs.runtimeDir, FILES.commands));
+  await writeFile(join(dirs.runtimeDir, FILES.commands), line('commands', 'the real one'));
+  await waitFor(async () => (await db.query(TAG_SQL.commands, [ws])).rows.length === 1, 'the real file ships', 30_000);
+  expect((await db.query(TAG_SQL.commands, [ws])).rows).toEqual([{ tag: 'the real one' }]);
+  shipper.child.kill('SIGTERM');
+  expect((await shipper.exited).code).toBe(0);
+}, 60_000);

@@ -1,6 +1,7 @@
 // What the receiver reports about itself. The data path calls these; metrics
 // and logs live behind them (receiver/observe.ts), so tests can record them.
 
+import type { CredentialEvents } from '../shared/credential.js';
 import type { LineStream } from '../shared/wire.js';
 import type { MaintenanceStep, PartitionReport } from './db/partition-maintenance.js';
 import type { Partition, Retired } from './db/partitions.js';
@@ -9,7 +10,7 @@ import type { Loaded } from './ingest/load.js';
 import type { Limit } from './limits/admission.js';
 import type { CertificateInfo } from './tls.js';
 
-export interface ReceiverEvents {
+export interface ReceiverEvents extends CredentialEvents {
   onLoaded(stream: LineStream, table: string, loaded: Loaded): void;
   /** An ingest transaction starts for this many requests. */
   onIngestGroup(requests: number): void;
@@ -28,6 +29,8 @@ export interface ReceiverEvents {
   onCertificate(info: CertificateInfo, how: 'loaded' | 'renewed'): void;
   /** The certificate files changed but cannot be served: the previous certificate stays. */
   onCertificateRenewalFailed(err: unknown): void;
+  /** A request authenticated with a credential's previous value (a rotation still going round). */
+  onPreviousCredentialUsed(credential: string): void;
   /** The stream hub read `events` new events; each delay is from storing to fan-out. */
   onStreamDelivered(events: number, delaysSeconds: number[]): void;
   onStreamClients(count: number): void;

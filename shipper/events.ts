@@ -1,6 +1,7 @@
 // What the shipper reports about itself. The data path calls these; metrics and
 // logs live behind them (shipper/observe.ts), so tests can record them.
 
+import type { CredentialEvents } from '../shared/credential.js';
 import type { FailedAttempt } from './ship/retrying-transport.js';
 
 export type PositionSource = 'checkpoint' | 'receiver' | 'new_generation';
@@ -8,7 +9,7 @@ export type PositionSource = 'checkpoint' | 'receiver' | 'new_generation';
 /** The recording's S3 calls: finding segments and final objects, the two uploads, and the housekeeping of multipart uploads. */
 export type RecordingStage = 'list' | 'segment' | 'final' | 'list_uploads' | 'abort';
 
-export interface ShipperEvents {
+export interface ShipperEvents extends CredentialEvents {
   onStarted(pipelines: string[]): void;
   onFileOpened(pipeline: string, path: string): void;
   onResumed(pipeline: string, generation: string, offset: number, source: PositionSource): void;
@@ -42,4 +43,8 @@ export interface ShipperEvents {
   onMultipartFinished(key: string, outcome: 'completed' | 'aborted' | 'left_open'): void;
   onDanglingUploadAborted(key: string, uploadId: string): void;
   onDrained(pipeline: string, complete: boolean, lagBytes: number): void;
+  /** The shipper cannot ship for want of a usable `setting` (INGEST_TOKEN): it runs idle, reading nothing, until one comes. */
+  onIdle(setting: string): void;
+  /** The setting is usable now: the pipelines start. */
+  onConfigured(setting: string): void;
 }

@@ -44,6 +44,8 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   const recordingFailures = new Counter({ name: `${P}recording_failures_total`, help: 'Object storage calls that failed, by stage and kind: transient (retried with backoff), configuration (retried every REFUSED_RETRY_DELAY_MS), unsupported (a housekeeping call the store lacks: skipped)', labelNames: ['stage', 'kind'], registers });
   /** Housekeeping calls already reported as unsupported: logged once per process. */
   const unsupported = new Set<string>();
+  const waiting = new Gauge({ name: `${P}waiting_for_configuration`, help: '1 while the shipper runs idle for want of a usable setting (INGEST_TOKEN unset, unreadable or weak): it reads nothing until one comes', labelNames: ['setting'], registers });
+  const credentialReloads = new Counter({ name: `${P}credential_reloads_total`, help: 'INGEST_TOKEN_FILE read again (on its interval, or after a 401), by outcome: changed (in service now) or invalid (unreadable or weak: never sent)', labelNames: ['outcome'], registers });
 
   return {
     onStarted(pipelines) {
@@ -165,6 +167,22 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     onDrained(pipeline, complete, lagBytes) {
       if (complete) log.info({ pipeline }, 'pipeline drained');
       else log.error({ pipeline, lag_bytes: lagBytes }, 'pipeline stopped with data left (deadline)');
+    },
+    onCredentialChanged(credential, variable) {
+      credentialReloads.inc({ outcome: 'changed' });
+      log.info({ credential, variable }, 'credential changed: the new value is in service');
+    },
+    onCredentialInvalid(credential, variable, reason) {
+      credentialReloads.inc({ outcome: 'invalid' });
+      log.error({ credential, variable, reason }, 'credential cannot be used: it is never sent');
+    },
+    onIdle(setting) {
+      waiting.set({ setting }, 1);
+      log.error({ setting }, `no usable ${setting}: the shipper runs IDLE (reads nothing, ships nothing) until one comes; the workspace is not affected`);
+    },
+    onConfigured(setting) {
+      waiting.set({ setting }, 0);
+      log.info({ setting }, `${setting} usable: shipping`);
     },
   };
 }

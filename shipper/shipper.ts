@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import { createRegistry } from '../shared/metrics.js';
 import type { ShipperConfig } from './config.js';
+import type { ShipperEvents } from './events.js';
 import { createShipperEvents } from './observe.js';
 import { startOpsServer } from './ops-server.js';
 import { createHttpTransport } from './ship/http-transport.js';
@@ -15,6 +16,8 @@ import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.j
 import { createWatcher } from './tail/watcher.js';
 import { createRecordingPipeline, type RecordingPipeline } from './record/recording-pipeline.js';
 import type { ObjectStore } from '../shared/object-store.js';
+import { fromFiles, openCredential, watchCredentials, type LiveCredential } from '../shared/credential.js';
+import { sleep } from './ship/backoff.js';
 
 export interface RunningShipper {
   metricsUrl: string;
@@ -39,8 +42,11 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
   );
   checkpointAge = () => checkpoints.ageMs();
 
-  const http = createHttpTransport({ baseUrl: config.receiverUrl, token: config.ingestToken, timeoutMs: config.requestTimeoutMs, connections: config.pipelines.length, ca });
-  const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs });
+  // Lenient: a token that is missing, unreadable or weak makes the shipper idle, not exit (README, "Shipper configuration").
+  const token = await openCredential(config.ingestToken, events, false);
+  const stopCredentials = fromFiles([config.ingestToken]) ? watchCredentials([token], config.credentialsReloadIntervalMs) : () => {};
+  const http = createHttpTransport({ baseUrl: config.receiverUrl, token: () => token.current(), timeoutMs: config.requestTimeoutMs, connections: config.pipelines.length, ca });
+  const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs, onUnauthorized: () => token.reload() });
   const watcher = createWatcher(config.runtimeDir, config.pollIntervalMs, (err) => events.onWatchError(err));
 
   const pipelines = config.pipelines.map((def) => createLinePipeline({
@@ -79,9 +85,14 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
   }
 
   const abort = new AbortController();
+  /** Ends an idle wait for the token: at a drain there is nothing to wait for. */
+  const stopWaiting = new AbortController();
   const ops = await startOpsServer(config.metricsHost, config.metricsPort, registry, () => true);
-  const running = [...pipelines.map((p) => p.run(abort.signal)), ...(recording ? [recording.run(abort.signal)] : [])];
-  events.onStarted([...pipelines.map((p) => p.name), ...(recording ? ['recording'] : [])]);
+  const running = (async () => {
+    if (!(await usable(token, config.credentialsReloadIntervalMs, AbortSignal.any([abort.signal, stopWaiting.signal]), events))) return [false];
+    events.onStarted([...pipelines.map((p) => p.name), ...(recording ? ['recording'] : [])]);
+    return Promise.all([...pipelines.map((p) => p.run(abort.signal)), ...(recording ? [recording.run(abort.signal)] : [])]);
+  })();
 
   let draining: Promise<boolean> | undefined;
   return {
@@ -91,12 +102,14 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
       draining ??= (async () => {
         events.onDrainStarted(signal, deadlineMs);
         const deadline = setTimeout(() => abort.abort(), deadlineMs);
+        stopWaiting.abort();
         pipelines.forEach((p) => p.drain());
         recording?.drain();
-        const results = await Promise.all(running);
+        const results = await running;
         clearTimeout(deadline);
         const complete = !abort.signal.aborted && results.every(Boolean);
         await checkpoints.flush();
+        stopCredentials();
         watcher.close();
         await Promise.all([http.close(), ops.close()]);
         store?.destroy();
@@ -105,4 +118,21 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
       return draining;
     },
   };
+}
+
+/**
+ * Resolves true once the token is usable, false when the signal ends the
+ * wait. Until then the shipper is idle: it reads no file (it could ship
+ * nothing) and says so once; /healthz and /metrics answer all along.
+ */
+async function usable(token: LiveCredential, intervalMs: number, signal: AbortSignal, events: ShipperEvents): Promise<boolean> {
+  if (token.current()) return true;
+  events.onIdle(token.name);
+  while (!token.current()) {
+    await sleep(intervalMs, signal);
+    if (signal.aborted) return false;
+    await token.reload();
+  }
+  events.onConfigured(token.name);
+  return true;
 }

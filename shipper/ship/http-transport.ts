@@ -44,7 +44,8 @@ export interface HttpTransport {
 
 export interface TransportOptions {
   baseUrl: string;
-  token: string;
+  /** The bearer token as it is now (shared/credential.ts re-reads a token file). */
+  token: () => string | undefined;
   /** The longest the connection may stay silent, waiting for the answer or its next bytes. */
   timeoutMs: number;
   /** Concurrent connections: one per pipeline is enough (one request in flight each). */
@@ -92,7 +93,7 @@ export function createHttpTransport(o: TransportOptions): HttpTransport {
 
   /** One exchange; rejects with what failed, marked `answered` once the status line had arrived. */
   function exchange(out: Outgoing, signal: AbortSignal | undefined): Promise<Answer> {
-    const headers: Record<string, string> = { ...out.headers, authorization: `Bearer ${o.token}` };
+    const headers: Record<string, string> = { ...out.headers, authorization: `Bearer ${o.token() ?? ''}` };
     if (out.contentType) headers['content-type'] = out.contentType;
     if (out.gzip) headers['content-encoding'] = 'gzip';
     if (out.body !== undefined) headers['content-length'] = String(Buffer.byteLength(out.body));

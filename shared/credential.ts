@@ -1,0 +1,120 @@
+// A credential in service: its current value and, during a rotation, the
+// previous one, each from a variable or from a file. Files are read again on a
+// timer (and at once when a caller asks, e.g. after a 401), because a
+// Kubernetes Secret volume changes in place: the kubelet swaps the volume's
+// `..data` link and the same path holds the new value. Every value is checked
+// as the variables' are (shared/env.ts: at least 16 characters, not a
+// placeholder): a file that turns weak, empty or unreadable is reported and
+// never served, and the value read before stays in service.
+
+import { readFile } from 'node:fs/promises';
+import { ConfigError, SECRET_EXPECTED, strongSecret, type CredentialSetting, type CredentialSource } from './env.js';
+
+export interface CredentialEvents {
+  /** A value changed after a re-read (never the value itself). */
+  onCredentialChanged(name: string, variable: string): void;
+  /** A value cannot be used: the file is unreadable, or the value weak. Reported once per change. */
+  onCredentialInvalid(name: string, variable: string, reason: string): void;
+}
+
+export interface LiveCredential {
+  readonly name: string;
+  /** The current value, if there is a valid one. */
+  current(): string | undefined;
+  /** The previous value, if there is a valid one. */
+  previous(): string | undefined;
+  /** Reads the files again; resolves true when a value changed. */
+  reload(): Promise<boolean>;
+}
+
+type Read = { ok: true; value: string } | { ok: false; reason: string };
+
+async function read(source: CredentialSource): Promise<Read> {
+  let raw: string;
+  if ('value' in source) {
+    raw = source.value;
+  } else {
+    try {
+      // A trailing newline (echo secret > file) is not part of the secret.
+      raw = (await readFile(source.file, 'utf8')).trim();
+    } catch (err) {
+      return { ok: false, reason: `${source.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    }
+  }
+  return strongSecret(raw) === undefined ? { ok: false, reason: `must be ${SECRET_EXPECTED}` } : { ok: true, value: raw };
+}
+
+/**
+ * Opens the credential. `strict`: a source that cannot be read or checked
+ * now is a ConfigError naming its variable (the receiver: exit 2); otherwise
+ * it is reported through the events and the credential waits for a good
+ * value (the shipper: idle, see shipper/shipper.ts).
+ */
+export async function openCredential(setting: CredentialSetting, events: CredentialEvents, strict: boolean): Promise<LiveCredential> {
+  const sources = { current: setting.current, previous: setting.previous };
+  const values: { current?: string; previous?: string } = {};
+  /** The last problem reported per source, so a lasting one is reported once. */
+  const reported = new Map<string, string>();
+
+  async function look(which: 'current' | 'previous', first: boolean): Promise<boolean> {
+    const source = sources[which];
+    if (!source) return false;
+    const got = await read(source);
+    if (!got.ok) {
+      if (first && strict) throw new ConfigError(source.variable, 'value' in source ? SECRET_EXPECTED : `a readable file holding a secret of ${SECRET_EXPECTED}`, 'value' in source ? '<redacted>' : got.reason);
+      if (reported.get(source.variable) !== got.reason) {
+        reported.set(source.variable, got.reason);
+        events.onCredentialInvalid(setting.name, source.variable, got.reason);
+      }
+      return false;
+    }
+    reported.delete(source.variable);
+    if (values[which] === got.value) return false;
+    const changed = values[which] !== undefined || !first;
+    values[which] = got.value;
+    if (changed) events.onCredentialChanged(setting.name, source.variable);
+    return changed;
+  }
+
+  await look('current', true);
+  await look('previous', true);
+  let reloading: Promise<boolean> | undefined;
+  return {
+    name: setting.name,
+    current: () => values.current,
+    previous: () => values.previous,
+    reload() {
+      // Concurrent callers (several pipelines hit by the same 401) share one read.
+      reloading ??= (async () => {
+        try {
+          const [a, b] = await Promise.all([look('current', false), look('previous', false)]);
+          return a || b;
+        } finally {
+          reloading = undefined;
+        }
+      })();
+      return reloading;
+    },
+  };
+}
+
+/** Whether any value comes from a file, i.e. whether reloading can change anything. */
+export function fromFiles(settings: CredentialSetting[]): boolean {
+  return settings.some((s) => (s.current && 'file' in s.current) || (s.previous && 'file' in s.previous));
+}
+
+/** Reloads every credential each `intervalMs`; returns the function that stops it. */
+export function watchCredentials(credentials: LiveCredential[], intervalMs: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => void Promise.all(credentials.map((c) => c.reload())).finally(schedule), intervalMs);
+    timer.unref();
+  };
+  schedule();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}

@@ -27,9 +27,13 @@ export interface LiveCredential {
   reload(): Promise<boolean>;
 }
 
-type Read = { ok: true; value: string } | { ok: false; reason: string };
+type Read = { ok: true; value: string | undefined } | { ok: false; reason: string };
 
-async function read(source: CredentialSource): Promise<Read> {
+/**
+ * `optional` (a previous value): a missing or empty file means there is
+ * none, since a rotation ends by removing it from the Secret.
+ */
+async function read(source: CredentialSource, optional: boolean): Promise<Read> {
   let raw: string;
   if ('value' in source) {
     raw = source.value;
@@ -38,8 +42,11 @@ async function read(source: CredentialSource): Promise<Read> {
       // A trailing newline (echo secret > file) is not part of the secret.
       raw = (await readFile(source.file, 'utf8')).trim();
     } catch (err) {
-      return { ok: false, reason: `${source.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      const code = (err as NodeJS.ErrnoException).code;
+      if (optional && code === 'ENOENT') return { ok: true, value: undefined };
+      return { ok: false, reason: `${source.file}: ${code ?? (err as Error).message}` };
     }
+    if (optional && raw === '') return { ok: true, value: undefined };
   }
   return strongSecret(raw) === undefined ? { ok: false, reason: `must be ${SECRET_EXPECTED}` } : { ok: true, value: raw };
 }
@@ -59,7 +66,7 @@ export async function openCredential(setting: CredentialSetting, events: Credent
   async function look(which: 'current' | 'previous', first: boolean): Promise<boolean> {
     const source = sources[which];
     if (!source) return false;
-    const got = await read(source);
+    const got = await read(source, which === 'previous');
     if (!got.ok) {
       if (first && strict) throw new ConfigError(source.variable, 'value' in source ? SECRET_EXPECTED : `a readable file holding a secret of ${SECRET_EXPECTED}`, 'value' in source ? '<redacted>' : got.reason);
       if (reported.get(source.variable) !== got.reason) {
@@ -70,10 +77,9 @@ export async function openCredential(setting: CredentialSetting, events: Credent
     }
     reported.delete(source.variable);
     if (values[which] === got.value) return false;
-    const changed = values[which] !== undefined || !first;
     values[which] = got.value;
-    if (changed) events.onCredentialChanged(setting.name, source.variable);
-    return changed;
+    if (!first) events.onCredentialChanged(setting.name, source.variable);
+    return !first;
   }
 
   await look('current', true);

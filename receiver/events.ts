@@ -17,6 +17,8 @@ export interface ReceiverEvents extends CredentialEvents {
   onBodyRead(stream: string, bytes: number): void;
   onOffsetGap(stream: LineStream, workspaceId: string, sourceId: string, nextOffset: number): void;
   onRecordingRef(workspaceId: string, changed: boolean): void;
+  /** A PUT presigned for a shipper: a whole small object or one part of a multipart upload. */
+  onPresigned(kind: 'object' | 'part'): void;
   onRequest(route: string, method: string, status: number, seconds: number): void;
   onRequestFailed(code: RequestErrorCode, status: number, err: unknown): void;
   /** A request was answered before its body was read, because of `limit`. */

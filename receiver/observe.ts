@@ -33,6 +33,7 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const streamErrors = new Counter({ name: `${P}stream_errors_total`, help: 'Stream hub failures, by what failed (listen, notify, read, prune)', labelNames: ['what'], registers });
   const certificateExpiry = new Gauge({ name: `${P}tls_certificate_expiry_timestamp_seconds`, help: 'When the certificate served over HTTPS expires (Unix time), by its serial number; absent without TLS', labelNames: ['serial'], registers });
   const certificateRenewals = new Counter({ name: `${P}tls_certificate_renewals_total`, help: 'Changes of the certificate files, by outcome: renewed (now served) or failed (the previous certificate stays)', labelNames: ['outcome'], registers });
+  const presigned = new Counter({ name: `${P}recording_presigned_total`, help: 'PUTs presigned for shippers, by kind: object (a whole object up to 5 MiB) or part (of a multipart upload)', labelNames: ['kind'], registers });
   const credentialReloads = new Counter({ name: `${P}credential_reloads_total`, help: 'Credentials read again from their *_FILE, by credential and outcome: changed (in service now) or invalid (unreadable or weak: the value before stays)', labelNames: ['credential', 'outcome'], registers });
   const previousCredential = new Counter({ name: `${P}previous_credential_requests_total`, help: 'Requests authenticated with a credential\'s previous value: a rotation is done when this stops growing', labelNames: ['credential'], registers });
   const partitionsCreated = new Counter({ name: `${P}partitions_created_total`, help: 'Partitions this replica created ahead, by table', labelNames: ['table'], registers });
@@ -128,6 +129,9 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
     onCredentialInvalid(credential, variable, reason) {
       credentialReloads.inc({ credential, outcome: 'invalid' });
       log.error({ credential, variable, reason }, 'credential cannot be used: keeping the value read before');
+    },
+    onPresigned(kind) {
+      presigned.inc({ kind });
     },
     onPreviousCredentialUsed(credential) {
       previousCredential.inc({ credential });

@@ -143,7 +143,7 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     },
     onRecordingFailed(stage, kind, attempt, err, waitMs) {
       recordingFailures.inc({ stage, kind });
-      if (kind === 'configuration') log.error({ stage, attempt, err: s3FailureReason(err), retry_in_ms: waitMs }, 'object storage REFUSED the call: check RECORDING_BUCKET, the AWS_* credentials, the endpoint and the bucket policy; retrying slowly, the recording stays on disk');
+      if (kind === 'configuration') log.error({ stage, attempt, err: s3FailureReason(err), retry_in_ms: waitMs }, 'object storage REFUSED the call: check the receiver\'s RECORDING_BUCKET and its writer identity, the bucket policy, the store\'s endpoint as the receiver names it, and INGEST_TOKEN; retrying slowly, the recording stays on disk');
       else log.warn({ stage, attempt, err: s3FailureReason(err) }, 'object storage failed; retrying');
     },
     onRecordingCallUnsupported(stage, err) {

@@ -14,8 +14,8 @@ import { createRetryingTransport } from './ship/retrying-transport.js';
 import { trustedCAs } from './ship/trust.js';
 import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.js';
 import { createWatcher } from './tail/watcher.js';
+import { createReceiverStore, type ReceiverStore } from './record/receiver-store.js';
 import { createRecordingPipeline, type RecordingPipeline } from './record/recording-pipeline.js';
-import type { ObjectStore } from '../shared/object-store.js';
 import { fromFiles, openCredential, watchCredentials, type LiveCredential } from '../shared/credential.js';
 import { sleep } from './ship/backoff.js';
 
@@ -45,7 +45,9 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
   // Lenient: a token that is missing, unreadable or weak makes the shipper idle, not exit (README, "Shipper configuration").
   const token = await openCredential(config.ingestToken, events, false);
   const stopCredentials = fromFiles([config.ingestToken]) ? watchCredentials([token], config.credentialsReloadIntervalMs) : () => {};
-  const http = createHttpTransport({ baseUrl: config.receiverUrl, token: () => token.current(), timeoutMs: config.requestTimeoutMs, connections: config.pipelines.length, ca });
+  // One connection per pipeline (one request in flight each), the recording's included.
+  const connections = config.pipelines.length + (config.recordingBucket ? 1 : 0);
+  const http = createHttpTransport({ baseUrl: config.receiverUrl, token: () => token.current(), timeoutMs: config.requestTimeoutMs, connections, ca });
   const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs, onUnauthorized: () => token.reload() });
   const watcher = createWatcher(config.runtimeDir, config.pollIntervalMs, (err) => events.onWatchError(err));
 
@@ -64,12 +66,11 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
     retryMaxDelayMs: config.retryMaxDelayMs,
   }));
 
-  // The S3 client is loaded only when there is a bucket: it costs memory.
-  let store: ObjectStore | undefined;
+  // No object-store credential here: the receiver presigns every PUT for this workspace's prefix.
+  let store: ReceiverStore | undefined;
   let recording: RecordingPipeline | undefined;
   if (config.recordingBucket) {
-    const { createObjectStore } = await import('../shared/object-store.js');
-    store = await createObjectStore({ bucket: config.recordingBucket, region: config.awsRegion, endpoint: config.s3Endpoint, forcePathStyle: config.s3ForcePathStyle });
+    store = createReceiverStore({ http, workspaceId: config.workspaceId, bucket: config.recordingBucket, timeoutMs: config.requestTimeoutMs, onUnauthorized: () => token.reload() });
     recording = createRecordingPipeline({
       path: join(config.runtimeDir, config.recordingFile),
       workspaceId: config.workspaceId,
@@ -112,7 +113,7 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
         stopCredentials();
         watcher.close();
         await Promise.all([http.close(), ops.close()]);
-        store?.destroy();
+        store?.close();
         return complete;
       })();
       return draining;

@@ -10,7 +10,7 @@
 // idle period that is followed by more recording.
 
 import { SOURCE_CHANGED, SourceError, type PositionalSource } from '../../shared/file-upload.js';
-import type { ObjectStore } from '../../shared/object-store.js';
+import type { RecordingStore } from '../../shared/object-store.js';
 import {
   contiguousSegments, folderGeneration, GENERATION_METADATA, generationFinalKey, primaryFinalKey, s3Url, segmentKey, segmentsPrefix, segmentsRoot,
   workspacePrefix,
@@ -52,7 +52,7 @@ interface RecordingPosition {
 export interface RecordingPipelineDeps {
   path: string;
   workspaceId: string;
-  store: ObjectStore;
+  store: RecordingStore;
   transport: RetryingTransport;
   checkpoints: CheckpointStore;
   events: ShipperEvents;

@@ -16,6 +16,7 @@ import { atEnd } from '../helpers/cleanup.js';
 import { freshDatabase } from '../helpers/database.js';
 import { ndjson, postLines, request } from '../helpers/http.js';
 import { INGEST_TOKEN, READ_TOKEN, startTestReceiver, TOKEN_SECRET } from '../helpers/receiver.js';
+import { receiverS3 } from '../helpers/recording.js';
 
 const WS = 'ws-a';
 let port: number;
@@ -98,7 +99,7 @@ beforeAll(async () => {
   s3 = await startS3();
   atEnd(() => s3.destroy());
   for (const [name, value] of Object.entries(s3.env)) process.env[name] = value;
-  const receiver = await startTestReceiver(await freshDatabase(), { recordingBucket: s3.bucket, s3Endpoint: s3.endpoint, s3ForcePathStyle: true });
+  const receiver = await startTestReceiver(await freshDatabase(), receiverS3(s3));
   port = Number(new URL(receiver.url).port);
   routes = receiver.routes;
   // Something to read for workspace A: a command, a status, a durable recording segment.

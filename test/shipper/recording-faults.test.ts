@@ -56,7 +56,8 @@ describe('recording against an imperfect store', () => {
   it('a bucket that does not exist: a loud, counted configuration fault retried slowly while the JSONL files ship; recorded once the bucket exists', async () => {
     const ws = 'rec-no-bucket';
     const bucket = 'not-yet-there';
-    const { env, cast, dirs } = await world.recordingEnv(ws, { RECORDING_BUCKET: bucket, REFUSED_RETRY_DELAY_MS: '400' });
+    // The receiver's bucket: the shipper reaches the store through it, and its S3 code comes along.
+    const { env, cast, dirs } = await world.recordingEnv(ws, { RECORDING_BUCKET: bucket, REFUSED_RETRY_DELAY_MS: '400' }, { recordingBucket: bucket });
     const text = castHeader() + castEvents(0, 200);
     await writeFile(cast, text);
     const shipper = await startShipper(env);
@@ -86,7 +87,8 @@ describe('recording against an imperfect store', () => {
     const ws = 'rec-slow-store';
     const proxy = await startProxy(() => [Number(new URL(world.s3.endpoint).port)]);
     atEnd(() => proxy.close());
-    const { env, cast } = await world.recordingEnv(ws, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${proxy.port}`, RECORDING_SYNC_INTERVAL_MS: '1000', RECORDING_IDLE_MS: '1000', DRAIN_TIMEOUT_MS: '4000' });
+    // The receiver presigns for the store behind the proxy: the shipper's PUTs go through it.
+    const { env, cast } = await world.recordingEnv(ws, { RECORDING_SYNC_INTERVAL_MS: '1000', RECORDING_IDLE_MS: '1000', DRAIN_TIMEOUT_MS: '4000' }, { s3Endpoint: `http://127.0.0.1:${proxy.port}` });
     await writeFile(cast, castHeader() + castEvents(0, 30_000, 200));
     const shipper = await startShipper(env);
     const synced = (await readFile(cast)).length;

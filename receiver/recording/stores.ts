@@ -25,12 +25,11 @@ export function recordingStores(s3: S3Config): RecordingStores {
       bucket: s3.recordingBucket!, region: s3.awsRegion, endpoint: s3.s3Endpoint, forcePathStyle: s3.s3ForcePathStyle, credentials,
     }));
   };
-  const writerCredentials = s3.recordingWriterAccessKeyId && s3.recordingWriterSecretAccessKey
-    ? { accessKeyId: s3.recordingWriterAccessKeyId, secretAccessKey: s3.recordingWriterSecretAccessKey }
-    : undefined;
   return {
     reader: () => (reader ??= open()),
-    writer: () => (writer ??= writerCredentials ? open(writerCredentials) : (reader ??= open())),
+    writer: () => (writer ??= s3.recordingWriterAccessKeyId && s3.recordingWriterSecretAccessKey
+      ? open({ accessKeyId: s3.recordingWriterAccessKeyId, secretAccessKey: s3.recordingWriterSecretAccessKey })
+      : (reader ??= open())),
   };
 }
 

@@ -2,7 +2,7 @@
 // and logs live behind them (receiver/observe.ts), so tests can record them.
 
 import type { CredentialEvents } from '../shared/credential.js';
-import type { LineStream } from '../shared/wire.js';
+import type { DrainOutcome, LineStream } from '../shared/wire.js';
 import type { MaintenanceStep, PartitionReport } from './db/partition-maintenance.js';
 import type { Partition, Retired } from './db/partitions.js';
 import type { RequestErrorCode } from './errors.js';
@@ -17,6 +17,8 @@ export interface ReceiverEvents extends CredentialEvents {
   onBodyRead(stream: string, bytes: number): void;
   onOffsetGap(stream: LineStream, workspaceId: string, sourceId: string, nextOffset: number): void;
   onRecordingRef(workspaceId: string, changed: boolean): void;
+  /** A shipper reported how its drain ended, and the bytes it left behind. */
+  onDrainReported(outcome: DrainOutcome, unshippedBytes: number): void;
   /** A PUT presigned for a shipper: a whole small object or one part of a multipart upload. */
   onPresigned(kind: 'object' | 'part'): void;
   onRequest(route: string, method: string, status: number, seconds: number): void;

@@ -11,6 +11,7 @@ import { admitBodies } from './limits/admission.js';
 import type { MemoryBudget } from './limits/memory-budget.js';
 import type { WorkspaceRate } from './limits/workspace-rate.js';
 import type { RouteContext } from './routes/context.js';
+import { drainRoutes } from './routes/drains.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { offsetRoutes } from './routes/offsets.js';
@@ -112,6 +113,7 @@ export function createServer(ctx: RouteContext, options: ServerOptions): { app: 
   readApiRoutes(app, ctx);
   pageRoutes(app, ctx);
   offsetRoutes(app, ctx);
+  drainRoutes(app, ctx);
   healthRoutes(app, ctx, options.registry);
   return { app, routes };
 }

@@ -37,6 +37,7 @@ export const PATHS = {
   recordingMultipart: '/ingest/recordings/multipart',
   recordingComplete: '/ingest/recordings/complete',
   recordingAbort: '/ingest/recordings/abort',
+  drains: '/ingest/drains',
 } as const;
 
 /**
@@ -56,6 +57,7 @@ export const ANSWER_KEYS = {
   recordingMultipart: 'upload_id',
   recordingComplete: 'completed',
   recordingAbort: 'aborted',
+  drains: 'stored',
 } as const;
 
 /** Answer to a line-stream POST: every line of the request is counted exactly once. */
@@ -154,6 +156,17 @@ export interface MultipartRequest {
   upload_id?: string;
   metadata?: Record<string, string>;
   parts?: Array<{ part_number: number; etag: string }>;
+}
+
+/** How a shipper's drain (SIGTERM) ended: everything shipped, the deadline passed first, or a file could not be read to its end. */
+export const DRAIN_OUTCOMES = ['complete', 'deadline', 'file_errors'] as const;
+export type DrainOutcome = (typeof DRAIN_OUTCOMES)[number];
+
+/** `POST /ingest/drains`: the shipper's last request, after its drain. `unshipped`: bytes left per pipeline, and `recording`. */
+export interface DrainReport {
+  outcome: DrainOutcome;
+  unshipped: Record<string, number>;
+  seconds: number;
 }
 
 /** Workspace and source ids: 1-253 printable characters (a Kubernetes name fits). */

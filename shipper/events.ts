@@ -2,6 +2,7 @@
 // logs live behind them (shipper/observe.ts), so tests can record them.
 
 import type { CredentialEvents } from '../shared/credential.js';
+import type { DrainReport } from '../shared/wire.js';
 import type { FailedAttempt } from './ship/retrying-transport.js';
 
 export type PositionSource = 'checkpoint' | 'receiver' | 'new_generation';
@@ -43,6 +44,8 @@ export interface ShipperEvents extends CredentialEvents {
   onMultipartFinished(key: string, outcome: 'completed' | 'aborted' | 'left_open'): void;
   onDanglingUploadAborted(key: string, uploadId: string): void;
   onDrained(pipeline: string, complete: boolean, lagBytes: number): void;
+  /** The drain ended: how, the bytes left per pipeline, and what became of the report to the receiver (`delivered`, or why not). */
+  onDrainEnded(report: DrainReport, sent: string): void;
   /** The shipper cannot ship for want of a usable `setting` (INGEST_TOKEN): it runs idle, reading nothing, until one comes. */
   onIdle(setting: string): void;
   /** The setting is usable now: the pipelines start. */

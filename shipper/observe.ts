@@ -45,6 +45,7 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   /** Housekeeping calls already reported as unsupported: logged once per process. */
   const unsupported = new Set<string>();
   const waiting = new Gauge({ name: `${P}waiting_for_configuration`, help: '1 while the shipper runs idle for want of a usable setting (INGEST_TOKEN unset, unreadable or weak): it reads nothing until one comes', labelNames: ['setting'], registers });
+  const drains = new Counter({ name: `${P}drains_total`, help: 'Drains (SIGTERM) by outcome: complete, deadline (data left when it passed), file_errors; also reported to the receiver, which outlives the pod', labelNames: ['outcome'], registers });
   const credentialReloads = new Counter({ name: `${P}credential_reloads_total`, help: 'INGEST_TOKEN_FILE read again (on its interval, or after a 401), by outcome: changed (in service now) or invalid (unreadable or weak: never sent)', labelNames: ['outcome'], registers });
 
   return {
@@ -175,6 +176,12 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     onCredentialInvalid(credential, variable, reason) {
       credentialReloads.inc({ outcome: 'invalid' });
       log.error({ credential, variable, reason }, 'credential cannot be used: it is never sent');
+    },
+    onDrainEnded(report, sent) {
+      drains.inc({ outcome: report.outcome });
+      const fields = { outcome: report.outcome, unshipped: report.unshipped, seconds: report.seconds, report: sent };
+      if (report.outcome === 'complete') log.info(fields, 'drain ended');
+      else log.error(fields, 'drain ended with data left behind');
     },
     onIdle(setting) {
       waiting.set({ setting }, 1);

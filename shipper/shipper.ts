@@ -10,6 +10,7 @@ import { createShipperEvents } from './observe.js';
 import { startOpsServer } from './ops-server.js';
 import { createHttpTransport } from './ship/http-transport.js';
 import { createLinePipeline, type LinePipeline } from './ship/line-pipeline.js';
+import { reportDrain } from './ship/drain-report.js';
 import { createRetryingTransport } from './ship/retrying-transport.js';
 import { trustedCAs } from './ship/trust.js';
 import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.js';
@@ -18,6 +19,7 @@ import { createReceiverStore, type ReceiverStore } from './record/receiver-store
 import { createRecordingPipeline, type RecordingPipeline } from './record/recording-pipeline.js';
 import { fromFiles, openCredential, watchCredentials, type LiveCredential } from '../shared/credential.js';
 import { sleep } from './ship/backoff.js';
+import type { DrainReport } from '../shared/wire.js';
 
 export interface RunningShipper {
   metricsUrl: string;
@@ -89,8 +91,10 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
   /** Ends an idle wait for the token: at a drain there is nothing to wait for. */
   const stopWaiting = new AbortController();
   const ops = await startOpsServer(config.metricsHost, config.metricsPort, registry, () => true);
+  let started = false;
   const running = (async () => {
     if (!(await usable(token, config.credentialsReloadIntervalMs, AbortSignal.any([abort.signal, stopWaiting.signal]), events))) return [false];
+    started = true;
     events.onStarted([...pipelines.map((p) => p.name), ...(recording ? ['recording'] : [])]);
     return Promise.all([...pipelines.map((p) => p.run(abort.signal)), ...(recording ? [recording.run(abort.signal)] : [])]);
   })();
@@ -106,10 +110,20 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
         stopWaiting.abort();
         pipelines.forEach((p) => p.drain());
         recording?.drain();
+        const began = performance.now();
         const results = await running;
         clearTimeout(deadline);
         const complete = !abort.signal.aborted && results.every(Boolean);
         await checkpoints.flush();
+        // Without a token nothing was read, nor can the receiver be told.
+        if (started) {
+          const report: DrainReport = {
+            outcome: complete ? 'complete' : abort.signal.aborted ? 'deadline' : 'file_errors',
+            unshipped: Object.fromEntries([...pipelines.map((p) => [p.name, p.lagBytes()]), ...(recording ? [['recording', recording.unsyncedBytes()]] : [])]),
+            seconds: (performance.now() - began) / 1000,
+          };
+          events.onDrainEnded(report, await reportDrain(http, config.workspaceId, report));
+        }
         stopCredentials();
         watcher.close();
         await Promise.all([http.close(), ops.close()]);

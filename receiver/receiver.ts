@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/log.js';
 import { createRegistry } from '../shared/metrics.js';
 import { fromFiles, openCredential, watchCredentials } from '../shared/credential.js';
+import { ConfigError } from '../shared/env.js';
 import { createAuth } from './auth.js';
 import type { ReceiverConfig } from './config.js';
 import { migrate } from './db/migrate.js';
@@ -61,6 +62,7 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
   const [ingestToken, ingestTokenSecret, readToken] = await Promise.all(
     [config.ingestToken, config.ingestTokenSecret, config.readToken].map((c) => (c.current ? openCredential(c, events, true) : undefined)),
   );
+  if (!ingestToken?.current() && !ingestTokenSecret?.current()) throw new ConfigError('INGEST_TOKEN', 'set, or INGEST_TOKEN_SECRET, to a value or an existing file: ingest is never open', undefined);
   const credentials = [ingestToken, ingestTokenSecret, readToken].filter((c) => c !== undefined);
   const stopCredentials = fromFiles([config.ingestToken, config.ingestTokenSecret, config.readToken]) ? watchCredentials(credentials, config.credentialsReloadIntervalMs) : () => {};
   const auth = createAuth({ ingestToken, ingestTokenSecret, readToken }, (c) => events.onPreviousCredentialUsed(c));

@@ -27,7 +27,7 @@ export interface LiveCredential {
   reload(): Promise<boolean>;
 }
 
-type Read = { ok: true; value: string | undefined } | { ok: false; reason: string };
+type Read = { ok: true; value: string | undefined } | { ok: false; reason: string; missing?: boolean };
 
 /**
  * `optional` (a previous value): a missing or empty file means there is
@@ -44,7 +44,7 @@ async function read(source: CredentialSource, optional: boolean): Promise<Read> 
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (optional && code === 'ENOENT') return { ok: true, value: undefined };
-      return { ok: false, reason: `${source.file}: ${code ?? (err as Error).message}` };
+      return { ok: false, reason: `${source.file}: ${code ?? (err as Error).message}`, missing: code === 'ENOENT' };
     }
     if (optional && raw === '') return { ok: true, value: undefined };
   }
@@ -52,10 +52,11 @@ async function read(source: CredentialSource, optional: boolean): Promise<Read> 
 }
 
 /**
- * Opens the credential. `strict`: a source that cannot be read or checked
- * now is a ConfigError naming its variable (the receiver: exit 2); otherwise
- * it is reported through the events and the credential waits for a good
- * value (the shipper: idle, see shipper/shipper.ts).
+ * Opens the credential. `strict`: a value that is weak, or a file that
+ * exists and cannot be read, is a ConfigError naming its variable now (the
+ * receiver: exit 2). A file that does not exist is reported and waited for
+ * (a key not in the mounted Secret: yet), and so, without `strict`, is
+ * everything else (the shipper: idle, see shipper/shipper.ts).
  */
 export async function openCredential(setting: CredentialSetting, events: CredentialEvents, strict: boolean): Promise<LiveCredential> {
   const sources = { current: setting.current, previous: setting.previous };
@@ -68,7 +69,7 @@ export async function openCredential(setting: CredentialSetting, events: Credent
     if (!source) return false;
     const got = await read(source, which === 'previous');
     if (!got.ok) {
-      if (first && strict) throw new ConfigError(source.variable, 'value' in source ? SECRET_EXPECTED : `a readable file holding a secret of ${SECRET_EXPECTED}`, 'value' in source ? '<redacted>' : got.reason);
+      if (first && strict && !('missing' in got && got.missing)) throw new ConfigError(source.variable, 'value' in source ? SECRET_EXPECTED : `a readable file holding a secret of ${SECRET_EXPECTED}`, 'value' in source ? '<redacted>' : got.reason);
       if (reported.get(source.variable) !== got.reason) {
         reported.set(source.variable, got.reason);
         events.onCredentialInvalid(setting.name, source.variable, got.reason);

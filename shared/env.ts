@@ -28,6 +28,13 @@ export interface Setting<T> {
   readonly secret?: boolean;
   /** Reads several variables at once (a credential and its file and previous value); replaces parse. */
   readonly load?: (env: NodeJS.ProcessEnv) => T;
+  /** Every variable it reads, when more than `env`. */
+  readonly variables?: readonly string[];
+}
+
+/** The variables a setting reads. */
+export function variablesOf(s: Setting<unknown>): readonly string[] {
+  return s.variables ?? [s.env];
 }
 
 export type Spec = Record<string, Setting<unknown>>;
@@ -140,6 +147,7 @@ export function credential(env: string, o: { help: string; previous: boolean; sh
     parse: () => undefined,
     secret: true,
     fallback: { value: { name: env }, shown: o.shown },
+    variables: o.previous ? [env, `${env}_FILE`, `${env}_PREVIOUS`, `${env}_PREVIOUS_FILE`] : [env, `${env}_FILE`],
     load: (vars) => {
       const current = credentialSource(vars, env);
       const previous = o.previous ? credentialSource(vars, `${env}_PREVIOUS`) : undefined;

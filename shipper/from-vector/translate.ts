@@ -11,6 +11,7 @@ import type { Setting } from '../../shared/env.js';
 import type { LineStream } from '../../shared/wire.js';
 import { batchSettings, SHIPPER_SPEC } from '../config.js';
 import { literal, literalText, parseTemplate, vectorText, withoutSuffix, type Template } from './interpolation.js';
+import { CREDENTIALS_DIR } from './pod-spec.js';
 
 /** One entry of the shipper container's env: a value from the Vector config, or (not in it) a Secret key or a pod field. */
 export interface EnvEntry {
@@ -438,7 +439,7 @@ export function translate(config: Table): Translation {
 
   // Required by ferry and not in a Vector config: where the value comes from.
   if (!env.has('WORKSPACE_ID')) env.set('WORKSPACE_ID', { name: 'WORKSPACE_ID', fieldRef: 'metadata.name', from: [], why: 'not in the Vector config: the pod\'s name, as in the platform\'s pod spec' });
-  if (!env.has('INGEST_TOKEN')) env.set('INGEST_TOKEN', { name: 'INGEST_TOKEN', secret: { name: 'ferry-shipper-credentials', key: 'INGEST_TOKEN' }, from: [], why: 'new: ferry-receiver takes a bearer token, the shared one or the workspace\'s own' });
+  if (!env.has('INGEST_TOKEN')) env.set('INGEST_TOKEN_FILE', { name: 'INGEST_TOKEN_FILE', value: literal(`${CREDENTIALS_DIR}/INGEST_TOKEN`), from: [], why: 'new: ferry-receiver takes a bearer token, the shared one or the workspace\'s own; read from the ferry-credentials volume, again when the Secret changes' });
   out.env = [...env.values()].sort((a, b) => envRank(a.name) - envRank(b.name));
   return out;
 }

@@ -50,7 +50,7 @@ it('lines appended just before SIGTERM are all stored when it exits 0', async ()
   expect(shipper.logs.find((l) => l.msg === 'drain ended')).toMatchObject({ outcome: 'complete', report: 'delivered' });
 });
 
-it('a drain cut by its deadline reports what it left, byte for byte, per pipeline: what the file holds beyond the committed offset', async () => {
+it('a drain cut by its deadline reports what it left per pipeline: what the file holds beyond the committed offset (the batch in flight counted as left)', async () => {
   const dirs = await shipperDirs();
   await mkdir(dirs.runtimeDir, { recursive: true });
   const file = join(dirs.runtimeDir, 'command-log.jsonl');
@@ -64,8 +64,12 @@ it('a drain cut by its deadline reports what it left, byte for byte, per pipelin
   const committed = (await db.query("SELECT coalesce(max(next_offset), 0)::int AS n FROM ingest_offsets WHERE workspace_id = 'cut-short' AND stream = 'commands'")).rows[0].n;
   const size = (await readFile(file)).length;
   expect(row.outcome).toBe('deadline');
-  expect(row.unshipped.commands).toBe(size - committed);
-  expect(row.unshipped.commands).toBeGreaterThan(0);
+  // What the shipper had not seen committed: the batch in flight when the deadline cut it may have been stored
+  // all the same (its answer never read), so the report errs by at most that batch, never the other way.
+  const batchBytes = 10 * Math.max(...lines('backlog', 20_000).split('\n').map((l) => l.length + 1));
+  expect(row.unshipped.commands).toBeGreaterThanOrEqual(size - committed);
+  expect(row.unshipped.commands).toBeLessThanOrEqual(size - committed + batchBytes);
+  expect(size - committed).toBeGreaterThan(0);
   expect(Number(row.unshipped_bytes)).toBe(row.unshipped.commands);
   expect(await drains('deadline')).toBe((before ?? 0) + 1);
   expect(shipper.logs.find((l) => l.msg === 'drain ended with data left behind')).toMatchObject({ level: 50, outcome: 'deadline', report: 'delivered' });

@@ -88,6 +88,7 @@ function sampleFor(route: RouteAccess): { path: string; headers: Record<string, 
   if (path === '/ingest/recordings/presign') return { path, headers: json, body: JSON.stringify({ key: `${own}matrix`, size: 5 }) };
   if (path === '/ingest/recordings/multipart') return { path, headers: json, body: JSON.stringify({ key: `${own}matrix-started.cast` }) };
   if (path === '/ingest/recordings/abort') return { path, headers: json, body: JSON.stringify({ key: `${own}matrix-started.cast`, upload_id: 'abcdef' }) };
+  if (path === '/ingest/drains') return { path, headers: json, body: JSON.stringify({ outcome: 'complete', unshipped: { commands: 0, recording: 0 }, seconds: 1.5 }) };
   if (path === '/ingest/recordings/complete') return { path, headers: json, fresh: () => uploadToComplete(base) };
   if (route.method !== 'POST') return { path: path === '/ingest/offsets' ? `${path}?workspace_id=${WS}` : path, headers: {} };
   if (path === '/ingest/rejects') return { path, headers: json, body: JSON.stringify({ stream: 'commands', source_id: 'matrix-rejects', offset: 0, length: 10, reason: 'line_too_long', prefix_base64: '' }) };

@@ -41,7 +41,6 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, WORKSPACE_BURST_BYTES: '1MiB' }, 'WORKSPACE_BURST_BYTES must be at least MAX_BODY_BYTES'],
     [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, TRUST_PROXY: '10.0.0.0/8,proxy.local' }, 'TRUST_PROXY must be IP addresses or CIDRs'],
     [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, INGEST_TOKEN_FILE: '/etc/hostname' }, 'INGEST_TOKEN_FILE must be unset while INGEST_TOKEN is set'],
-    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN_FILE: '/nonexistent/token' }, 'INGEST_TOKEN is required (set, or INGEST_TOKEN_SECRET, to a value or an existing file: ingest is never open)'],
     [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN_FILE: '/etc' }, 'INGEST_TOKEN_FILE must be a readable file holding a secret of at least 16 characters and not a placeholder (make one with: openssl rand -base64 32), got "/etc: EISDIR"'],
     [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, READ_TOKEN_FILE: '/etc/hostname' }, 'READ_TOKEN_FILE must be a readable file holding a secret'],
     [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, READ_TOKEN_PREVIOUS: token }, 'READ_TOKEN is required (set (or READ_TOKEN_FILE) when READ_TOKEN_PREVIOUS is'],
@@ -52,6 +51,13 @@ describe('configuration', () => {
     expect(out.stderr.trim().split('\n')).toHaveLength(1);
     expect(out.stderr).toContain(message);
     expect(out.stdout).toBe('');
+  });
+
+  it('a credential file that is not there counts as unset, logged: with no other ingest credential, exit 2', async () => {
+    const out = await run(RECEIVER_BIN, [], { DATABASE_URL: 'postgres://x', INGEST_TOKEN_FILE: '/nonexistent/token' });
+    expect(out.code).toBe(2);
+    expect(out.stderr.trim()).toBe('ferry-receiver: INGEST_TOKEN is required (set, or INGEST_TOKEN_SECRET, to a value or an existing file: ingest is never open)');
+    expect(JSON.parse(out.stdout)).toMatchObject({ level: 50, variable: 'INGEST_TOKEN_FILE', reason: '/nonexistent/token: ENOENT' });
   });
 
   it('refuses every placeholder secret the repository\'s manifests carry, naming the variable and never echoing the value', async () => {

@@ -45,6 +45,8 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   /** Housekeeping calls already reported as unsupported: logged once per process. */
   const unsupported = new Set<string>();
   const waiting = new Gauge({ name: `${P}waiting_for_configuration`, help: '1 while the shipper runs idle for want of a usable setting (INGEST_TOKEN unset, unreadable or weak): it reads nothing until one comes', labelNames: ['setting'], registers });
+  // Born at 0: the dashboard's panel and the alert see every shipper, idle or not.
+  waiting.set({ setting: 'INGEST_TOKEN' }, 0);
   const drains = new Counter({ name: `${P}drains_total`, help: 'Drains (SIGTERM) by outcome: complete, deadline (data left when it passed), file_errors; also reported to the receiver, which outlives the pod', labelNames: ['outcome'], registers });
   const credentialReloads = new Counter({ name: `${P}credential_reloads_total`, help: 'INGEST_TOKEN_FILE read again (on its interval, or after a 401), by outcome: changed (in service now) or invalid (unreadable or weak: never sent)', labelNames: ['outcome'], registers });
 

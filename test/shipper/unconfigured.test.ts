@@ -2,8 +2,9 @@
 // credential has not come yet: without a usable INGEST_TOKEN (unset, a file
 // not there yet, a weak value) it runs idle, loud and counted, reads
 // nothing, answers /healthz and /metrics, and ships everything once the
-// token file holds a good value. No bucket is configured: the recording
-// pipeline is simply off.
+// token file holds a good value. Without RECORDING_BUCKET the recording
+// pipeline is off; with it, against a receiver that has no bucket, the
+// recording is a loud, counted configuration fault while the lines ship.
 
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,5 +72,23 @@ describe('a shipper without a usable token', () => {
     expect(Date.now() - stopping).toBeLessThan(5_000);
     // Nothing could be shipped: not a clean drain.
     expect(exit.code).toBe(1);
+  });
+});
+
+describe('a shipper recording through a receiver that has no bucket', () => {
+  it('keeps the recording on disk as a configuration fault, loud, counted and retried slowly, while every line ships', async () => {
+    const ws = 'recording-nowhere';
+    const dirs = await shipperDirs();
+    await mkdir(dirs.runtimeDir, { recursive: true });
+    await writeFile(join(dirs.runtimeDir, 'session.cast'), '{"version": 2, "width": 80, "height": 24}\n');
+    await writeFile(join(dirs.runtimeDir, 'command-log.jsonl'), Array.from({ length: 20 }, (_, i) => line(i)).join(''));
+    const shipper = await startShipper(shipperEnv(base, dirs, ws, { RECORDING_BUCKET: 'workshop-recordings', REFUSED_RETRY_DELAY_MS: '300' }));
+    const refusals = () => shipper.logs.filter((l) => String(l.msg).startsWith('object storage REFUSED the call'));
+    await waitFor(() => refusals().length >= 2, 'two refused attempts');
+    expect(refusals()[0]).toMatchObject({ level: 50, err: expect.stringContaining('not_found (HTTP 404)') });
+    expect(await (await fetch(`${shipper.metricsUrl}/metrics`)).text()).toMatch(/ferry_shipper_recording_failures_total\{stage="list_uploads",kind="configuration"\} [2-9]/);
+    await waitFor(async () => (await db.query('SELECT count(*)::int AS n FROM command_log WHERE workspace_id = $1', [ws])).rows[0].n === 20, 'the lines ship meanwhile');
+    expect((await fetch(`${shipper.metricsUrl}/healthz`)).status).toBe(200);
+    shipper.child.kill('SIGKILL');
   });
 });

@@ -28,6 +28,8 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** A key or prefix of this workspace's recordings: inside recordings/<ws>/, no dot segments, no control characters. */
 function ownKey(value: unknown, workspaceId: string, what: string, prefix = false): string {
+  // recordings/a/b/ would lie inside workspace a's prefix: such an id has none of its own.
+  if (workspaceId.includes('/')) throw new RequestError('forbidden', 'a workspace id with "/" has no recordings prefix of its own');
   const own = workspacePrefix(workspaceId);
   // eslint-disable-next-line no-control-regex
   if (typeof value !== 'string' || value.length > 1024 || /[\u0000-\u001f\u007f]/.test(value)) throw new RequestError('bad_body', `${what} must be a string of at most 1024 printable characters`);

@@ -48,6 +48,9 @@ describe('what a workspace may ask the receiver for', () => {
     expect((await call(`/ingest/recordings/head?key=${encodeURIComponent('recordings/other/session.cast')}`)).status).toBe(403);
     expect((await call(`/ingest/recordings/uploads?prefix=recordings/`)).status).toBe(403);
     expect((await call('/ingest/recordings/abort', { key: 'recordings/other/session.cast', upload_id: 'x' })).status).toBe(403);
+    // A workspace id with a slash would reach into another's prefix (recordings/ws-least/x/ lies in ws-least's).
+    const nested = await request(`${world.base}/ingest/recordings/objects?prefix=${encodeURIComponent(`recordings/${WS}/x/`)}`, { token: mintWorkspaceToken(TOKEN_SECRET, `${WS}/x`), headers: { 'x-workspace-id': `${WS}/x` } });
+    expect(nested.status).toBe(403);
     // Another workspace's header with this token: refused before the body is read.
     expect((await call('/ingest/recordings/presign', { key: 'recordings/other/x', size: 1 }, 'other')).status).toBe(403);
     // And the read token is no ingest token.

@@ -69,7 +69,7 @@ export async function openCredential(setting: CredentialSetting, events: Credent
     if (!source) return false;
     const got = await read(source, which === 'previous');
     if (!got.ok) {
-      if (first && strict && !('missing' in got && got.missing)) throw new ConfigError(source.variable, 'value' in source ? SECRET_EXPECTED : `a readable file holding a secret of ${SECRET_EXPECTED}`, 'value' in source ? '<redacted>' : got.reason);
+      if (first && strict && !got.missing) throw new ConfigError(source.variable, 'value' in source ? SECRET_EXPECTED : `a readable file holding a secret of ${SECRET_EXPECTED}`, 'value' in source ? '<redacted>' : got.reason);
       if (reported.get(source.variable) !== got.reason) {
         reported.set(source.variable, got.reason);
         events.onCredentialInvalid(setting.name, source.variable, got.reason);

@@ -143,10 +143,10 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
 async function usable(token: LiveCredential, intervalMs: number, signal: AbortSignal, events: ShipperEvents): Promise<boolean> {
   if (token.current()) return true;
   events.onIdle(token.name);
+  // A token file is read again by watchCredentials; a variable cannot change.
   while (!token.current()) {
     await sleep(intervalMs, signal);
     if (signal.aborted) return false;
-    await token.reload();
   }
   events.onConfigured(token.name);
   return true;

@@ -34,7 +34,7 @@ const s3 = await startS3();
 const token = randomBytes(12).toString('hex');
 const readToken = randomBytes(12).toString('hex');
 const config = loadConfig(RECEIVER_SPEC, { ...s3.env, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, READ_TOKEN: readToken, HOST: '127.0.0.1', PORT: process.env.PORT ?? '8080', LOG_LEVEL: 'error' });
-// The receiver reads recordings with the store's credentials.
+// The receiver reads recordings with the store's credentials (and writes with its writer identity, from s3.env); the shipper holds none.
 Object.assign(process.env, { AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY });
 const receiver = await startReceiver(config, createLogger('ferry-receiver', config.logLevel));
 await receiver.ready;
@@ -45,7 +45,7 @@ const simulator = await simulateWorkspace(runtimeDir, { commandsPerSecond: 5 });
 const metricsPort = await freePort();
 const shipper = spawn(process.execPath, [fileURLToPath(new URL('../shipper/main.js', import.meta.url))], {
   env: {
-    ...s3.env, RECORDING_SYNC_INTERVAL_MS: '5000', RECORDING_IDLE_MS: '60000', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...s3.shipperEnv, RECORDING_SYNC_INTERVAL_MS: '5000', RECORDING_IDLE_MS: '60000',
     PATH: process.env.PATH, WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: token,
     RUNTIME_DIR: runtimeDir, STATE_DIR: join(root, 'state'), METRICS_HOST: '127.0.0.1', METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn',
   },

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { bool, bytes, ConfigError, int, logLevel, notPlaceholder, optionalSecret, optionalStr, optionalUrl, str, type ConfigOf, type Setting } from '../shared/env.js';
+import { bool, bytes, ConfigError, credential, int, isPlaceholderSecret, logLevel, notPlaceholder, optionalStr, optionalUrl, str, type ConfigOf, type Setting } from '../shared/env.js';
 
 function isAddressOrCidr(entry: string): boolean {
   const [address = '', bits, ...rest] = entry.split('/');
@@ -15,9 +15,10 @@ export const RECEIVER_SPEC = {
   tlsCertFile: optionalStr('TLS_CERT_FILE', { help: 'PEM certificate (chain) for HTTPS, with TLS_KEY_FILE (unset: plain HTTP); a renewed file is picked up without a restart', shown: 'unset' }),
   tlsKeyFile: optionalStr('TLS_KEY_FILE', { help: 'PEM private key of the certificate in TLS_CERT_FILE', shown: 'unset' }),
   tlsReloadIntervalMs: int('TLS_RELOAD_INTERVAL_MS', 100, 3_600_000, { help: 'how often TLS_CERT_FILE and TLS_KEY_FILE are read again to find a renewal', default: 10_000 }),
-  ingestToken: optionalSecret('INGEST_TOKEN', { help: 'shared bearer token for ingest', shown: 'unset' }),
-  ingestTokenSecret: optionalSecret('INGEST_TOKEN_SECRET', { help: 'secret for per-workspace ingest tokens (see `ferry-receiver mint-token`)', shown: 'unset' }),
-  readToken: optionalSecret('READ_TOKEN', { help: 'bearer token for dashboard reads (unset: reads disabled)', shown: 'unset' }),
+  ingestToken: credential('INGEST_TOKEN', { help: 'shared bearer token for ingest', previous: true, shown: 'unset' }),
+  ingestTokenSecret: credential('INGEST_TOKEN_SECRET', { help: 'secret for per-workspace ingest tokens (see `ferry-receiver mint-token`)', previous: true, shown: 'unset' }),
+  readToken: credential('READ_TOKEN', { help: 'bearer token for dashboard reads (unset: reads disabled)', previous: true, shown: 'unset' }),
+  credentialsReloadIntervalMs: int('CREDENTIALS_RELOAD_INTERVAL_MS', 100, 3_600_000, { help: 'how often the *_FILE credentials are read again to find a rotated value', default: 10_000 }),
   pgPasswordSet: notPlaceholder('PGPASSWORD', 'PostgreSQL password, when not in DATABASE_URL (read by node-postgres)'),
   awsSecretSet: notPlaceholder('AWS_SECRET_ACCESS_KEY', 'S3 secret key for recording reads (read by the AWS SDK; unset: its other credential sources)'),
   maxBodyBytes: bytes('MAX_BODY_BYTES', 1024, 1024 ** 3, { help: 'largest request body, after gzip decoding', default: 16 * 1024 ** 2, shown: '16MiB' }),
@@ -41,6 +42,12 @@ export const RECEIVER_SPEC = {
   awsRegion: str('AWS_REGION', { help: 'S3 region', default: 'us-east-1' }),
   s3Endpoint: optionalUrl('AWS_ENDPOINT_URL_S3', { help: 'S3 endpoint for MinIO and other S3-compatible stores', shown: 'AWS' }),
   s3ForcePathStyle: bool('S3_FORCE_PATH_STYLE', { help: 'path-style bucket addressing (MinIO)', default: false }),
+  recordingWriterAccessKeyId: optionalStr('RECORDING_WRITER_ACCESS_KEY_ID', { help: 'access key of the identity that writes recordings: starts and finishes uploads, signs the shippers\' PUTs (unset: the same identity as reads)', shown: 'unset' }),
+  recordingWriterSecretAccessKey: {
+    ...optionalStr('RECORDING_WRITER_SECRET_ACCESS_KEY', { help: 'secret key of that identity', shown: 'unset', secret: true }),
+    expected: 'a real value, not a placeholder from the repository\'s manifests',
+    parse: (raw: string) => (isPlaceholderSecret(raw) ? undefined : raw),
+  } as Setting<string | undefined>,
   streamDatabaseUrl: optionalStr('STREAM_DATABASE_URL', { help: 'direct PostgreSQL connection for LISTEN (the live /stream); set it when DATABASE_URL goes through PgBouncer in transaction mode', shown: 'DATABASE_URL', secret: true }),
   streamReplaySeconds: int('STREAM_REPLAY_SECONDS', 10, 7 * 86_400, { help: 'how far back a reconnecting /stream client can resume from its Last-Event-ID', default: 600 }),
   streamHeartbeatMs: int('STREAM_HEARTBEAT_MS', 1_000, 300_000, { help: 'keep-alive comment on /stream connections, so proxies do not close idle ones', default: 15_000 }),
@@ -58,7 +65,8 @@ export type ReceiverConfig = ConfigOf<typeof RECEIVER_SPEC>;
 
 /** What one setting cannot say alone: limits that must fit one another, and ingest that is never open. */
 export function checkReceiverConfig(c: ReceiverConfig): ReceiverConfig {
-  if (!c.ingestToken && !c.ingestTokenSecret) throw new ConfigError('INGEST_TOKEN', 'set (or INGEST_TOKEN_SECRET set): ingest is never open', undefined);
+  if (!c.ingestToken.current && !c.ingestTokenSecret.current) throw new ConfigError('INGEST_TOKEN', 'set (or INGEST_TOKEN_SECRET set): ingest is never open', undefined);
+  if (!c.recordingWriterAccessKeyId !== !c.recordingWriterSecretAccessKey) throw new ConfigError(c.recordingWriterAccessKeyId ? 'RECORDING_WRITER_SECRET_ACCESS_KEY' : 'RECORDING_WRITER_ACCESS_KEY_ID', 'set with its pair (the writer identity\'s access key and secret key)', undefined);
   if (c.ingestMemoryBytes < c.maxBodyBytes) throw new ConfigError('INGEST_MEMORY_BYTES', `at least MAX_BODY_BYTES (${c.maxBodyBytes}), or the largest body never fits`, String(c.ingestMemoryBytes));
   if (c.workspaceRateBytes > 0 && c.workspaceBurstBytes < c.maxBodyBytes) throw new ConfigError('WORKSPACE_BURST_BYTES', `at least MAX_BODY_BYTES (${c.maxBodyBytes}), or the largest body is never admitted`, String(c.workspaceBurstBytes));
   return c;

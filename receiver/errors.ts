@@ -18,7 +18,7 @@ export const REQUEST_ERRORS = {
   rate_limited: { status: 429, meaning: 'the workspace wrote more than WORKSPACE_RATE_BYTES per second (burst WORKSPACE_BURST_BYTES) on this replica; retry after Retry-After seconds' },
   client_aborted: { status: 499, meaning: 'the client closed the connection before its request was read (never an error of the receiver\'s; nothing was stored)' },
   internal: { status: 500, meaning: 'a bug; the request changed nothing' },
-  storage_unavailable: { status: 502, meaning: 'the object store failed or could not be reached while reading a recording; retry later' },
+  storage_unavailable: { status: 502, meaning: 'the object store failed or could not be reached; retry later' },
   database_unavailable: { status: 503, meaning: 'PostgreSQL cannot be reached; retry after Retry-After seconds' },
   not_ready: { status: 503, meaning: 'migrations have not finished, or the receiver is shutting down' },
   overloaded: { status: 503, meaning: 'this replica already holds INGEST_MEMORY_BYTES of request bodies; retry after Retry-After seconds' },

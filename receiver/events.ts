@@ -1,7 +1,8 @@
 // What the receiver reports about itself. The data path calls these; metrics
 // and logs live behind them (receiver/observe.ts), so tests can record them.
 
-import type { LineStream } from '../shared/wire.js';
+import type { CredentialEvents } from '../shared/credential.js';
+import type { DrainOutcome, LineStream } from '../shared/wire.js';
 import type { MaintenanceStep, PartitionReport } from './db/partition-maintenance.js';
 import type { Partition, Retired } from './db/partitions.js';
 import type { RequestErrorCode } from './errors.js';
@@ -9,13 +10,17 @@ import type { Loaded } from './ingest/load.js';
 import type { Limit } from './limits/admission.js';
 import type { CertificateInfo } from './tls.js';
 
-export interface ReceiverEvents {
+export interface ReceiverEvents extends CredentialEvents {
   onLoaded(stream: LineStream, table: string, loaded: Loaded): void;
   /** An ingest transaction starts for this many requests. */
   onIngestGroup(requests: number): void;
   onBodyRead(stream: string, bytes: number): void;
   onOffsetGap(stream: LineStream, workspaceId: string, sourceId: string, nextOffset: number): void;
   onRecordingRef(workspaceId: string, changed: boolean): void;
+  /** A shipper reported how its drain ended, and the bytes it left behind. */
+  onDrainReported(outcome: DrainOutcome, unshippedBytes: number): void;
+  /** A PUT presigned for a shipper: a whole small object or one part of a multipart upload. */
+  onPresigned(kind: 'object' | 'part'): void;
   onRequest(route: string, method: string, status: number, seconds: number): void;
   onRequestFailed(code: RequestErrorCode, status: number, err: unknown): void;
   /** A request was answered before its body was read, because of `limit`. */
@@ -28,6 +33,8 @@ export interface ReceiverEvents {
   onCertificate(info: CertificateInfo, how: 'loaded' | 'renewed'): void;
   /** The certificate files changed but cannot be served: the previous certificate stays. */
   onCertificateRenewalFailed(err: unknown): void;
+  /** A request authenticated with a credential's previous value (a rotation still going round). */
+  onPreviousCredentialUsed(credential: string): void;
   /** The stream hub read `events` new events; each delay is from storing to fan-out. */
   onStreamDelivered(events: number, delaysSeconds: number[]): void;
   onStreamClients(count: number): void;

@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { ConfigError, helpText, loadConfig, portError } from '../shared/env.js';
+import { openCredential } from '../shared/credential.js';
 import { createLogger } from '../shared/log.js';
 import { isValidId } from '../shared/wire.js';
 import { mintWorkspaceToken } from './auth.js';
@@ -91,11 +92,17 @@ async function migrateOnly(): Promise<void> {
   }
 }
 
-function mintToken(workspaceId: string | undefined): void {
+/** Signs with the current INGEST_TOKEN_SECRET (or the file INGEST_TOKEN_SECRET_FILE names): during a rotation, the new one. */
+async function mintToken(workspaceId: string | undefined): Promise<void> {
   if (!workspaceId || !isValidId(workspaceId)) fail('mint-token needs a workspace id (1-253 printable characters): ferry-receiver mint-token <workspace-id>');
   const { secret } = configured(() => loadConfig({ secret: RECEIVER_SPEC.ingestTokenSecret }));
-  if (!secret) fail(new ConfigError('INGEST_TOKEN_SECRET', 'the secret the receiver verifies workspace tokens with', undefined).message);
-  process.stdout.write(`${mintWorkspaceToken(secret, workspaceId)}\n`);
+  if (!secret.current) fail(new ConfigError('INGEST_TOKEN_SECRET', 'the secret the receiver verifies workspace tokens with', undefined).message);
+  const quiet = { onCredentialChanged: () => {}, onCredentialInvalid: () => {} };
+  const live = await openCredential(secret, quiet, true).catch((err: unknown) => {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  });
+  process.stdout.write(`${mintWorkspaceToken(live.current()!, workspaceId)}\n`);
 }
 
 const [command = 'serve', ...args] = process.argv.slice(2);
@@ -113,7 +120,7 @@ switch (command) {
     await migrateOnly();
     break;
   case 'mint-token':
-    mintToken(args[0]);
+    await mintToken(args[0]);
     break;
   default:
     fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`);

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../shared/log.js';
 import { DURATION_BUCKETS } from '../shared/metrics.js';
 import { MAINTENANCE_STEPS, type PartitionReport } from './db/partition-maintenance.js';
+import { DRAIN_OUTCOMES } from '../shared/wire.js';
 import type { ReceiverEvents } from './events.js';
 import type { MemoryBudget } from './limits/memory-budget.js';
 
@@ -33,6 +34,13 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const streamErrors = new Counter({ name: `${P}stream_errors_total`, help: 'Stream hub failures, by what failed (listen, notify, read, prune)', labelNames: ['what'], registers });
   const certificateExpiry = new Gauge({ name: `${P}tls_certificate_expiry_timestamp_seconds`, help: 'When the certificate served over HTTPS expires (Unix time), by its serial number; absent without TLS', labelNames: ['serial'], registers });
   const certificateRenewals = new Counter({ name: `${P}tls_certificate_renewals_total`, help: 'Changes of the certificate files, by outcome: renewed (now served) or failed (the previous certificate stays)', labelNames: ['outcome'], registers });
+  const drains = new Counter({ name: `${P}drains_total`, help: 'Shipper drains reported (POST /ingest/drains), by outcome: complete, deadline (the pod\'s deletion left data behind), file_errors', labelNames: ['outcome'], registers });
+  const drainUnshipped = new Counter({ name: `${P}drain_unshipped_bytes_total`, help: 'Bytes shippers reported left unshipped when their drain ended (lines and recording)', registers });
+  // Born at 0, so that the first incomplete drain shows in increase().
+  for (const outcome of DRAIN_OUTCOMES) drains.inc({ outcome }, 0);
+  const presigned = new Counter({ name: `${P}recording_presigned_total`, help: 'PUTs presigned for shippers, by kind: object (a whole object up to 5 MiB) or part (of a multipart upload)', labelNames: ['kind'], registers });
+  const credentialReloads = new Counter({ name: `${P}credential_reloads_total`, help: 'Credentials read again from their *_FILE, by credential and outcome: changed (in service now) or invalid (unreadable or weak: the value before stays)', labelNames: ['credential', 'outcome'], registers });
+  const previousCredential = new Counter({ name: `${P}previous_credential_requests_total`, help: 'Requests authenticated with a credential\'s previous value: a rotation is done when this stops growing', labelNames: ['credential'], registers });
   const partitionsCreated = new Counter({ name: `${P}partitions_created_total`, help: 'Partitions this replica created ahead, by table', labelNames: ['table'], registers });
   const partitionsDropped = new Counter({ name: `${P}partitions_dropped_total`, help: 'Partitions this replica dropped past their retention, by table', labelNames: ['table'], registers });
   const maintenanceErrors = new Counter({ name: `${P}partition_maintenance_errors_total`, help: 'Partition maintenance steps that failed (create, retention, report); the next run tries again', labelNames: ['step'], registers });
@@ -118,6 +126,25 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
     onCertificateRenewalFailed(err) {
       certificateRenewals.inc({ outcome: 'failed' });
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'the TLS certificate files changed but cannot be served: keeping the previous certificate');
+    },
+    onCredentialChanged(credential, variable) {
+      credentialReloads.inc({ credential, outcome: 'changed' });
+      log.info({ credential, variable }, 'credential changed: the new value is in service');
+    },
+    onCredentialInvalid(credential, variable, reason) {
+      credentialReloads.inc({ credential, outcome: 'invalid' });
+      log.error({ credential, variable, reason }, 'credential cannot be used: keeping the value read before');
+    },
+    onDrainReported(outcome, bytes) {
+      drains.inc({ outcome });
+      drainUnshipped.inc(bytes);
+      if (outcome !== 'complete') log.warn({ outcome, unshipped_bytes: bytes }, 'a shipper ended its drain with data left behind');
+    },
+    onPresigned(kind) {
+      presigned.inc({ kind });
+    },
+    onPreviousCredentialUsed(credential) {
+      previousCredential.inc({ credential });
     },
     onStreamDelivered(events, delays) {
       streamEvents.inc(events);

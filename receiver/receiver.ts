@@ -7,6 +7,8 @@ import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/log.js';
 import { createRegistry } from '../shared/metrics.js';
+import { fromFiles, openCredential, watchCredentials } from '../shared/credential.js';
+import { ConfigError } from '../shared/env.js';
 import { createAuth } from './auth.js';
 import type { ReceiverConfig } from './config.js';
 import { migrate } from './db/migrate.js';
@@ -56,7 +58,14 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
   const rate = config.workspaceRateBytes > 0 ? createWorkspaceRate({ bytesPerSecond: config.workspaceRateBytes, burstBytes: config.workspaceBurstBytes }) : undefined;
   const events = createReceiverEvents(registry, log, pool, budget);
   const state: ReceiverState = { migrated: false, streaming: false, shuttingDown: false };
-  const auth = createAuth(config);
+  // Strict: a credential file that cannot be read or is weak stops the receiver now (main.ts: exit 2).
+  const [ingestToken, ingestTokenSecret, readToken] = await Promise.all(
+    [config.ingestToken, config.ingestTokenSecret, config.readToken].map((c) => (c.current ? openCredential(c, events, true) : undefined)),
+  );
+  if (!ingestToken?.current() && !ingestTokenSecret?.current()) throw new ConfigError('INGEST_TOKEN', 'set, or INGEST_TOKEN_SECRET, to a value or an existing file: ingest is never open', undefined);
+  const credentials = [ingestToken, ingestTokenSecret, readToken].filter((c) => c !== undefined);
+  const stopCredentials = fromFiles([config.ingestToken, config.ingestTokenSecret, config.readToken]) ? watchCredentials(credentials, config.credentialsReloadIntervalMs) : () => {};
+  const auth = createAuth({ ingestToken, ingestTokenSecret, readToken }, (c) => events.onPreviousCredentialUsed(c));
   const streamPool = createPool(config.databaseUrl, STREAM_POOL_MAX, log);
   const hub = createStreamHub(streamPool, {
     listenUrl: config.streamDatabaseUrl ?? config.databaseUrl,
@@ -119,6 +128,7 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
     async stop() {
       state.shuttingDown = true;
       stopRenewals();
+      stopCredentials();
       // Stream clients would hold the server open: they are told to go (and reconnect elsewhere).
       await hub.stop();
       await app.close();

@@ -11,6 +11,7 @@ import { admitBodies } from './limits/admission.js';
 import type { MemoryBudget } from './limits/memory-budget.js';
 import type { WorkspaceRate } from './limits/workspace-rate.js';
 import type { RouteContext } from './routes/context.js';
+import { drainRoutes } from './routes/drains.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { offsetRoutes } from './routes/offsets.js';
@@ -18,6 +19,8 @@ import { pageRoutes } from './routes/page.js';
 import { readApiRoutes } from './routes/read-api.js';
 import { recordingReadRoutes } from './routes/recording-read.js';
 import { recordingRoutes } from './routes/recordings.js';
+import { recordingUploadRoutes } from './routes/recording-uploads.js';
+import { recordingStores, type S3Config } from './recording/stores.js';
 import { rejectRoutes } from './routes/rejects.js';
 import { streamRoutes } from './routes/stream.js';
 import { SECURITY_HEADERS } from './security-headers.js';
@@ -29,7 +32,7 @@ const RETRY_AFTER_SECONDS = 2;
 export interface ServerOptions {
   requestTimeoutMs: number;
   registry: Registry;
-  s3: Parameters<typeof recordingReadRoutes>[2];
+  s3: S3Config;
   budget: MemoryBudget;
   rate: WorkspaceRate | undefined;
   /** fastify's trustProxy: whose X-Forwarded-* headers count (unset: nobody's). */
@@ -103,11 +106,14 @@ export function createServer(ctx: RouteContext, options: ServerOptions): { app: 
   ingestRoutes(app, ctx);
   rejectRoutes(app, ctx);
   recordingRoutes(app, ctx);
-  recordingReadRoutes(app, ctx, options.s3);
+  const stores = recordingStores(options.s3);
+  recordingUploadRoutes(app, ctx, stores);
+  recordingReadRoutes(app, ctx, stores);
   streamRoutes(app, ctx);
   readApiRoutes(app, ctx);
   pageRoutes(app, ctx);
   offsetRoutes(app, ctx);
+  drainRoutes(app, ctx);
   healthRoutes(app, ctx, options.registry);
   return { app, routes };
 }

@@ -26,6 +26,15 @@ export interface Setting<T> {
   /** Used when the variable is unset or empty; `undefined` means required. */
   readonly fallback?: { value: T; shown: string };
   readonly secret?: boolean;
+  /** Reads several variables at once (a credential and its file and previous value); replaces parse. */
+  readonly load?: (env: NodeJS.ProcessEnv) => T;
+  /** Every variable it reads, when more than `env`. */
+  readonly variables?: readonly string[];
+}
+
+/** The variables a setting reads. */
+export function variablesOf(s: Setting<unknown>): readonly string[] {
+  return s.variables ?? [s.env];
 }
 
 export type Spec = Record<string, Setting<unknown>>;
@@ -34,6 +43,10 @@ export type ConfigOf<S extends Spec> = { [K in keyof S]: S[K] extends Setting<in
 export function loadConfig<S extends Spec>(spec: S, env: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
   const out: Record<string, unknown> = {};
   for (const [key, setting] of Object.entries(spec)) {
+    if (setting.load) {
+      out[key] = setting.load(env);
+      continue;
+    }
     const raw = env[setting.env];
     if (raw === undefined || raw === '') {
       if (!setting.fallback) throw new ConfigError(setting.env, setting.expected, undefined);
@@ -97,17 +110,51 @@ export function isPlaceholderSecret(raw: string): boolean {
   return /^change[-_ ]?me/i.test(raw.trim());
 }
 
-const SECRET_EXPECTED = `at least ${MIN_SECRET_LENGTH} characters and not a placeholder (make one with: openssl rand -base64 32)`;
-const strongSecret = (raw: string) => (raw.length >= MIN_SECRET_LENGTH && !isPlaceholderSecret(raw) ? raw : undefined);
+export const SECRET_EXPECTED = `at least ${MIN_SECRET_LENGTH} characters and not a placeholder (make one with: openssl rand -base64 32)`;
+export const strongSecret = (raw: string) => (raw.length >= MIN_SECRET_LENGTH && !isPlaceholderSecret(raw) ? raw : undefined);
 
-/** A credential ferry checks: long enough and not a placeholder. */
-export function secret(env: string, o: { help: string }): Setting<string> {
-  return { ...str(env, { ...o, secret: true }), expected: SECRET_EXPECTED, parse: strongSecret };
+/** Where one value of a credential comes from: its variable, or the file its `_FILE` variable names. */
+export type CredentialSource = { variable: string; value: string } | { variable: string; file: string };
+
+/**
+ * A credential ferry checks, as configured: its current value and, while a
+ * rotation goes round, the previous one, each from `NAME` (`NAME_PREVIOUS`)
+ * or from a file, `NAME_FILE` (`NAME_PREVIOUS_FILE`), which is read again
+ * when it changes (shared/credential.ts). The values are checked there, the
+ * files' and the variables' alike.
+ */
+export interface CredentialSetting {
+  name: string;
+  current?: CredentialSource;
+  previous?: CredentialSource;
 }
 
-/** The same, where unset means something (a feature off). */
-export function optionalSecret(env: string, o: { help: string; shown: string }): Setting<string | undefined> {
-  return { ...optionalStr(env, { ...o, secret: true }), expected: SECRET_EXPECTED, parse: strongSecret };
+function credentialSource(env: NodeJS.ProcessEnv, variable: string): CredentialSource | undefined {
+  const value = env[variable];
+  const file = env[`${variable}_FILE`];
+  if (value && file) throw new ConfigError(`${variable}_FILE`, `unset while ${variable} is set (one source per value)`, file);
+  if (value) return { variable, value };
+  return file ? { variable: `${variable}_FILE`, file } : undefined;
+}
+
+/** `NAME` or `NAME_FILE`, and with `previous`, `NAME_PREVIOUS` or `NAME_PREVIOUS_FILE`. */
+export function credential(env: string, o: { help: string; previous: boolean; shown: string }): Setting<CredentialSetting> {
+  const variants = o.previous ? `; or ${env}_FILE; previous value: ${env}_PREVIOUS or ${env}_PREVIOUS_FILE` : `; or ${env}_FILE`;
+  return {
+    env,
+    help: `${o.help}${variants}`,
+    expected: SECRET_EXPECTED,
+    parse: () => undefined,
+    secret: true,
+    fallback: { value: { name: env }, shown: o.shown },
+    variables: o.previous ? [env, `${env}_FILE`, `${env}_PREVIOUS`, `${env}_PREVIOUS_FILE`] : [env, `${env}_FILE`],
+    load: (vars) => {
+      const current = credentialSource(vars, env);
+      const previous = o.previous ? credentialSource(vars, `${env}_PREVIOUS`) : undefined;
+      if (previous && !current) throw new ConfigError(env, `set (or ${env}_FILE) when ${env}_PREVIOUS is: the previous value is kept beside a current one`, undefined);
+      return { name: env, current, previous };
+    },
+  };
 }
 
 /**

@@ -4,12 +4,9 @@
 // Upload and a streamed PutObject took them before, stayed allocated until V8
 // collected them once sent: 45-70 MiB of ArrayBuffers at the peaks on Node 24,
 // which took the shipper past its memory budget. Here an upload holds its
-// buffers, PART_SIZE each.
-
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand,
-  type CompletedPart, type S3Client,
-} from '@aws-sdk/client-s3';
+// buffers, PART_SIZE each. The calls themselves go through a PartTarget: the
+// S3 client's (shared/object-store.ts), or the shipper's, which PUTs to URLs
+// the receiver presigns (shipper/record/receiver-store.ts) and needs no SDK.
 
 export const PART_SIZE = 5 * 1024 * 1024;
 /** Parts in flight at once, each with its own buffer. */
@@ -50,12 +47,27 @@ export interface FileRange {
 }
 
 export interface FileUpload {
-  Bucket: string;
-  Key: string;
+  key: string;
   range: FileRange;
-  Metadata: Record<string, string>;
+  metadata: Record<string, string>;
   events: MultipartEvents;
   signal?: AbortSignal;
+}
+
+/** The five object-store calls an upload makes. */
+export interface PartTarget {
+  putObject(key: string, body: Buffer, metadata: Record<string, string>, signal: AbortSignal | undefined): Promise<void>;
+  /** Starts a multipart upload; resolves with its id. */
+  createUpload(key: string, metadata: Record<string, string>, signal: AbortSignal | undefined): Promise<string>;
+  /** Resolves with the part's ETag. */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal: AbortSignal): Promise<string>;
+  completeUpload(key: string, uploadId: string, parts: CompletedPart[], signal: AbortSignal | undefined): Promise<void>;
+  abortUpload(key: string, uploadId: string, signal: AbortSignal): Promise<void>;
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
 }
 
 /** `length` bytes at `position` into the start of `into`; the file must still hold them. */
@@ -72,16 +84,16 @@ async function readExactly(source: PositionalSource, into: Buffer, length: numbe
   return into.subarray(0, length);
 }
 
-export async function uploadFile(client: S3Client, u: FileUpload): Promise<void> {
-  const { Bucket, Key, Metadata, events } = u;
+export async function uploadFile(target: PartTarget, u: FileUpload): Promise<void> {
+  const { key, metadata, events } = u;
   const { source, start, size } = u.range;
   if (size <= PART_SIZE) {
-    const Body = await readExactly(source, Buffer.allocUnsafe(size), size, start);
-    await client.send(new PutObjectCommand({ Bucket, Key, Body, ContentLength: size, Metadata }), { abortSignal: u.signal });
+    const body = await readExactly(source, Buffer.allocUnsafe(size), size, start);
+    await target.putObject(key, body, metadata, u.signal);
     return;
   }
-  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, Metadata }), { abortSignal: u.signal });
-  events.onMultipartStarted(Key);
+  const uploadId = await target.createUpload(key, metadata, u.signal);
+  events.onMultipartStarted(key);
   // One part failing stops the others at once.
   const failed = new AbortController();
   const signal = u.signal ? AbortSignal.any([u.signal, failed.signal]) : failed.signal;
@@ -91,11 +103,10 @@ export async function uploadFile(client: S3Client, u: FileUpload): Promise<void>
   async function sendParts(buffer: Buffer): Promise<void> {
     while (next < count) {
       signal.throwIfAborted();
-      const PartNumber = ++next;
-      const offset = (PartNumber - 1) * PART_SIZE;
-      const Body = await readExactly(source, buffer, Math.min(PART_SIZE, size - offset), start + offset);
-      const { ETag } = await client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length }), { abortSignal: signal });
-      parts[PartNumber - 1] = { ETag, PartNumber };
+      const partNumber = ++next;
+      const offset = (partNumber - 1) * PART_SIZE;
+      const body = await readExactly(source, buffer, Math.min(PART_SIZE, size - offset), start + offset);
+      parts[partNumber - 1] = { partNumber, etag: await target.uploadPart(key, uploadId, partNumber, body, signal) };
     }
   }
   try {
@@ -104,15 +115,15 @@ export async function uploadFile(client: S3Client, u: FileUpload): Promise<void>
       failed.abort(err);
       throw err;
     })));
-    await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal: u.signal });
-    events.onMultipartFinished(Key, 'completed');
+    await target.completeUpload(key, uploadId, parts, u.signal);
+    events.onMultipartFinished(key, 'completed');
   } catch (err) {
     // Also after a cancel (the drain deadline), but briefly: when the store
     // cannot be reached, the next start aborts what is left open under the
     // workspace's prefix; a store without the call has the bucket's
     // AbortIncompleteMultipartUpload lifecycle rule for it (README).
-    const aborted = await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal: AbortSignal.timeout(ABORT_WAIT_MS) }).then(() => true, () => false);
-    events.onMultipartFinished(Key, aborted ? 'aborted' : 'left_open');
+    const aborted = await target.abortUpload(key, uploadId, AbortSignal.timeout(ABORT_WAIT_MS)).then(() => true, () => false);
+    events.onMultipartFinished(key, aborted ? 'aborted' : 'left_open');
     throw err;
   }
 }

@@ -29,6 +29,15 @@ export const PATHS = {
   recordings: '/ingest/recordings',
   rejects: '/ingest/rejects',
   offsets: '/ingest/offsets',
+  /** The recording's object-store calls, made or presigned by the receiver for the workspace's own prefix. */
+  recordingObjects: '/ingest/recordings/objects',
+  recordingHead: '/ingest/recordings/head',
+  recordingUploads: '/ingest/recordings/uploads',
+  recordingPresign: '/ingest/recordings/presign',
+  recordingMultipart: '/ingest/recordings/multipart',
+  recordingComplete: '/ingest/recordings/complete',
+  recordingAbort: '/ingest/recordings/abort',
+  drains: '/ingest/drains',
 } as const;
 
 /**
@@ -41,6 +50,14 @@ export const ANSWER_KEYS = {
   rejects: 'next_offset',
   offsets: 'offsets',
   recordings: 'last_sync_byte',
+  recordingObjects: 'objects',
+  recordingHead: 'object',
+  recordingUploads: 'uploads',
+  recordingPresign: 'url',
+  recordingMultipart: 'upload_id',
+  recordingComplete: 'completed',
+  recordingAbort: 'aborted',
+  drains: 'stored',
 } as const;
 
 /** Answer to a line-stream POST: every line of the request is counted exactly once. */
@@ -93,6 +110,63 @@ export interface RejectReport {
 export interface RecordingReport {
   storage_path: string;
   last_sync_byte: number;
+}
+
+// The recording's object-store calls. The shipper holds no object-store
+// credential: the receiver lists, heads and finishes uploads for it, and
+// presigns each PUT (an object up to 5 MiB, or one part of a multipart
+// upload), always inside the token's workspace prefix, recordings/<ws>/.
+
+/** `GET /ingest/recordings/objects?prefix=P[&delimiter=/]`: the objects under P, or with the delimiter the folders right under it. */
+export interface RecordingObjectsAnswer {
+  objects: Array<{ key: string; size: number }>;
+  folders: string[];
+}
+
+/** `GET /ingest/recordings/head?key=K`: null when there is no such object. */
+export interface RecordingHeadAnswer {
+  object: { size: number; metadata: Record<string, string> } | null;
+}
+
+/** `GET /ingest/recordings/uploads?prefix=P`: multipart uploads left open under P. */
+export interface RecordingUploadsAnswer {
+  uploads: Array<{ key: string; upload_id: string }>;
+}
+
+/** `POST /ingest/recordings/presign`: a PutObject, or with upload_id and part_number an UploadPart, of `size` bytes. */
+export interface PresignRequest {
+  key: string;
+  size: number;
+  metadata?: Record<string, string>;
+  upload_id?: string;
+  part_number?: number;
+}
+
+/** Send `headers` as they are, with the body's exact length: both are signed. */
+export interface PresignAnswer {
+  method: 'PUT';
+  url: string;
+  headers: Record<string, string>;
+  expires_in_seconds: number;
+}
+
+/** `POST /ingest/recordings/multipart` starts an upload ({key, metadata} → {upload_id}); `/complete` ({key, upload_id, parts}) and `/abort` ({key, upload_id}) end it. */
+export interface MultipartRequest {
+  key: string;
+  upload_id?: string;
+  metadata?: Record<string, string>;
+  parts?: Array<{ part_number: number; etag: string }>;
+}
+
+/** How a shipper's drain (SIGTERM) ended: everything shipped, the deadline passed first, or a file could not be read to its end. */
+export const DRAIN_OUTCOMES = ['complete', 'deadline', 'file_errors'] as const;
+export type DrainOutcome = (typeof DRAIN_OUTCOMES)[number];
+
+/** `POST /ingest/drains`: the shipper's last request, after its drain. `unshipped`: bytes left per pipeline, and `recording`. */
+export interface DrainReport {
+  outcome: DrainOutcome;
+  unshipped: Record<string, number>;
+  seconds: number;
 }
 
 /** Workspace and source ids: 1-253 printable characters (a Kubernetes name fits). */

@@ -2,7 +2,7 @@
 // ferry's own. Pipelines are data: a fifth file is one more PIPELINES entry.
 
 import { hostname } from 'node:os';
-import { bool, bytes, int, logLevel, notPlaceholder, oneOf, optionalStr, optionalUrl, secret, str, url, type ConfigOf, type Setting } from '../shared/env.js';
+import { bool, bytes, credential, int, logLevel, oneOf, optionalStr, str, url, type ConfigOf, type Setting } from '../shared/env.js';
 import { isLineStream, isValidId, type LineStream } from '../shared/wire.js';
 
 export interface PipelineDef {
@@ -30,16 +30,14 @@ function pipelines(raw: string): PipelineDef[] | undefined {
 export const SHIPPER_SPEC = {
   workspaceId: { ...str('WORKSPACE_ID', { help: 'this workspace (the pod name: fieldRef metadata.name)' }), expected: '1-253 printable characters', parse: (raw: string) => (isValidId(raw) ? raw : undefined) } as Setting<string>,
   receiverUrl: url('DASHBOARD_SERVICE_URL', { help: 'base URL of ferry-receiver (the dashboard service)' }),
-  ingestToken: secret('INGEST_TOKEN', { help: 'bearer token for the receiver (shared or per-workspace)' }),
+  // Unset, unreadable or weak: the shipper runs idle until a usable value comes (shipper.ts), instead of exiting.
+  ingestToken: credential('INGEST_TOKEN', { help: 'bearer token for the receiver (shared or per-workspace); without a usable one the shipper waits, idle', previous: false, shown: 'unset: idle' }),
+  credentialsReloadIntervalMs: int('CREDENTIALS_RELOAD_INTERVAL_MS', 100, 3_600_000, { help: 'how often INGEST_TOKEN_FILE is read again (and at once after a 401)', default: 10_000 }),
   tlsCaFile: optionalStr('TLS_CA_FILE', { help: 'PEM file of the CA(s) an https:// receiver\'s certificate chains to, trusted besides Node\'s store and NODE_EXTRA_CA_CERTS', shown: 'unset' }),
-  recordingBucket: optionalStr('RECORDING_BUCKET', { help: 'S3 bucket for session.cast (unset: recording pipeline off)', shown: 'unset' }),
+  recordingBucket: optionalStr('RECORDING_BUCKET', { help: 'the receiver\'s recording bucket: set, session.cast is uploaded through the receiver, which presigns every PUT (unset: recording pipeline off)', shown: 'unset' }),
   recordingFile: str('RECORDING_FILE', { help: 'the asciinema recording inside RUNTIME_DIR', default: 'session.cast' }),
   recordingSyncIntervalMs: int('RECORDING_SYNC_INTERVAL_MS', 100, 30_000, { help: 'how often new complete lines of the recording are uploaded as a segment', default: 10_000 }),
   recordingIdleMs: int('RECORDING_IDLE_MS', 1_000, 86_400_000, { help: 'after this long without growth, the whole recording is uploaded as one object', default: 300_000 }),
-  awsSecretSet: notPlaceholder('AWS_SECRET_ACCESS_KEY', 'S3 secret key (read by the AWS SDK; unset: its other credential sources)'),
-  awsRegion: str('AWS_REGION', { help: 'S3 region', default: 'us-east-1' }),
-  s3Endpoint: optionalUrl('AWS_ENDPOINT_URL_S3', { help: 'S3 endpoint for MinIO and other S3-compatible stores', shown: 'AWS' }),
-  s3ForcePathStyle: bool('S3_FORCE_PATH_STYLE', { help: 'path-style bucket addressing (MinIO)', default: false }),
   runtimeDir: str('RUNTIME_DIR', { help: 'folder the workspace writes its files into', default: '/workshop/runtime' }),
   stateDir: str('STATE_DIR', { help: 'folder for checkpoints (the shipper\'s own volume)', default: '/var/lib/ferry' }),
   pipelines: { env: 'PIPELINES', help: 'name:file:stream entries, comma-separated', expected: 'name:file:stream entries (stream one of commands, events, llm; names unique, lowercase)', parse: pipelines, fallback: { value: pipelines(DEFAULT_PIPELINES)!, shown: DEFAULT_PIPELINES } } as Setting<PipelineDef[]>,

@@ -1,6 +1,8 @@
 // What the shipper reports about itself. The data path calls these; metrics and
 // logs live behind them (shipper/observe.ts), so tests can record them.
 
+import type { CredentialEvents } from '../shared/credential.js';
+import type { DrainReport } from '../shared/wire.js';
 import type { FailedAttempt } from './ship/retrying-transport.js';
 
 export type PositionSource = 'checkpoint' | 'receiver' | 'new_generation';
@@ -8,7 +10,7 @@ export type PositionSource = 'checkpoint' | 'receiver' | 'new_generation';
 /** The recording's S3 calls: finding segments and final objects, the two uploads, and the housekeeping of multipart uploads. */
 export type RecordingStage = 'list' | 'segment' | 'final' | 'list_uploads' | 'abort';
 
-export interface ShipperEvents {
+export interface ShipperEvents extends CredentialEvents {
   onStarted(pipelines: string[]): void;
   onFileOpened(pipeline: string, path: string): void;
   onResumed(pipeline: string, generation: string, offset: number, source: PositionSource): void;
@@ -42,4 +44,10 @@ export interface ShipperEvents {
   onMultipartFinished(key: string, outcome: 'completed' | 'aborted' | 'left_open'): void;
   onDanglingUploadAborted(key: string, uploadId: string): void;
   onDrained(pipeline: string, complete: boolean, lagBytes: number): void;
+  /** The drain ended: how, the bytes left per pipeline, and what became of the report to the receiver (`delivered`, or why not). */
+  onDrainEnded(report: DrainReport, sent: string): void;
+  /** The shipper cannot ship for want of a usable `setting` (INGEST_TOKEN): it runs idle, reading nothing, until one comes. */
+  onIdle(setting: string): void;
+  /** The setting is usable now: the pipelines start. */
+  onConfigured(setting: string): void;
 }

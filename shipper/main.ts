@@ -82,7 +82,7 @@ const onSignal = (signal: string) => {
   }
   starting.then((shipper) => shipper.drain(c.drainTimeoutMs, signal)).then((complete) => {
     if (complete) log.info('drained: everything shipped');
-    else log.error({ deadline_ms: c.drainTimeoutMs }, 'drain deadline passed: checkpoints written, data left (it ships on the next start)');
+    else log.error({ deadline_ms: c.drainTimeoutMs }, 'drain ended with data left: checkpoints written (it ships on the next start, if the files remain)');
     process.exit(complete ? 0 : 1);
   }, (err) => {
     log.error({ err: (err as Error).message }, 'drain failed');

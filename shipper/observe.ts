@@ -44,6 +44,11 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
   const recordingFailures = new Counter({ name: `${P}recording_failures_total`, help: 'Object storage calls that failed, by stage and kind: transient (retried with backoff), configuration (retried every REFUSED_RETRY_DELAY_MS), unsupported (a housekeeping call the store lacks: skipped)', labelNames: ['stage', 'kind'], registers });
   /** Housekeeping calls already reported as unsupported: logged once per process. */
   const unsupported = new Set<string>();
+  const waiting = new Gauge({ name: `${P}waiting_for_configuration`, help: '1 while the shipper runs idle for want of a usable setting (INGEST_TOKEN unset, unreadable or weak): it reads nothing until one comes', labelNames: ['setting'], registers });
+  // Born at 0: the dashboard's panel and the alert see every shipper, idle or not.
+  waiting.set({ setting: 'INGEST_TOKEN' }, 0);
+  const drains = new Counter({ name: `${P}drains_total`, help: 'Drains (SIGTERM) by outcome: complete, deadline (data left when it passed), file_errors; also reported to the receiver, which outlives the pod', labelNames: ['outcome'], registers });
+  const credentialReloads = new Counter({ name: `${P}credential_reloads_total`, help: 'INGEST_TOKEN_FILE read again (on its interval, or after a 401), by outcome: changed (in service now) or invalid (unreadable or weak: never sent)', labelNames: ['outcome'], registers });
 
   return {
     onStarted(pipelines) {
@@ -141,7 +146,7 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     },
     onRecordingFailed(stage, kind, attempt, err, waitMs) {
       recordingFailures.inc({ stage, kind });
-      if (kind === 'configuration') log.error({ stage, attempt, err: s3FailureReason(err), retry_in_ms: waitMs }, 'object storage REFUSED the call: check RECORDING_BUCKET, the AWS_* credentials, the endpoint and the bucket policy; retrying slowly, the recording stays on disk');
+      if (kind === 'configuration') log.error({ stage, attempt, err: s3FailureReason(err), retry_in_ms: waitMs }, 'object storage REFUSED the call: check the receiver\'s RECORDING_BUCKET and its writer identity, the bucket policy, the store\'s endpoint as the receiver names it, and INGEST_TOKEN; retrying slowly, the recording stays on disk');
       else log.warn({ stage, attempt, err: s3FailureReason(err) }, 'object storage failed; retrying');
     },
     onRecordingCallUnsupported(stage, err) {
@@ -165,6 +170,28 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     onDrained(pipeline, complete, lagBytes) {
       if (complete) log.info({ pipeline }, 'pipeline drained');
       else log.error({ pipeline, lag_bytes: lagBytes }, 'pipeline stopped with data left (deadline)');
+    },
+    onCredentialChanged(credential, variable) {
+      credentialReloads.inc({ outcome: 'changed' });
+      log.info({ credential, variable }, 'credential changed: the new value is in service');
+    },
+    onCredentialInvalid(credential, variable, reason) {
+      credentialReloads.inc({ outcome: 'invalid' });
+      log.error({ credential, variable, reason }, 'credential cannot be used: it is never sent');
+    },
+    onDrainEnded(report, sent) {
+      drains.inc({ outcome: report.outcome });
+      const fields = { outcome: report.outcome, unshipped: report.unshipped, seconds: report.seconds, report: sent };
+      if (report.outcome === 'complete') log.info(fields, 'drain ended');
+      else log.error(fields, 'drain ended with data left behind');
+    },
+    onIdle(setting) {
+      waiting.set({ setting }, 1);
+      log.error({ setting }, `no usable ${setting}: the shipper runs IDLE (reads nothing, ships nothing) until one comes; the workspace is not affected`);
+    },
+    onConfigured(setting) {
+      waiting.set({ setting }, 0);
+      log.info({ setting }, `${setting} usable: shipping`);
     },
   };
 }

@@ -5,16 +5,21 @@ import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import { createRegistry } from '../shared/metrics.js';
 import type { ShipperConfig } from './config.js';
+import type { ShipperEvents } from './events.js';
 import { createShipperEvents } from './observe.js';
 import { startOpsServer } from './ops-server.js';
 import { createHttpTransport } from './ship/http-transport.js';
 import { createLinePipeline, type LinePipeline } from './ship/line-pipeline.js';
+import { reportDrain } from './ship/drain-report.js';
 import { createRetryingTransport } from './ship/retrying-transport.js';
 import { trustedCAs } from './ship/trust.js';
 import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.js';
 import { createWatcher } from './tail/watcher.js';
+import { createReceiverStore, type ReceiverStore } from './record/receiver-store.js';
 import { createRecordingPipeline, type RecordingPipeline } from './record/recording-pipeline.js';
-import type { ObjectStore } from '../shared/object-store.js';
+import { fromFiles, openCredential, watchCredentials, type LiveCredential } from '../shared/credential.js';
+import { sleep } from './ship/backoff.js';
+import type { DrainReport } from '../shared/wire.js';
 
 export interface RunningShipper {
   metricsUrl: string;
@@ -39,8 +44,13 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
   );
   checkpointAge = () => checkpoints.ageMs();
 
-  const http = createHttpTransport({ baseUrl: config.receiverUrl, token: config.ingestToken, timeoutMs: config.requestTimeoutMs, connections: config.pipelines.length, ca });
-  const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs });
+  // Lenient: a token that is missing, unreadable or weak makes the shipper idle, not exit (README, "Shipper configuration").
+  const token = await openCredential(config.ingestToken, events, false);
+  const stopCredentials = fromFiles([config.ingestToken]) ? watchCredentials([token], config.credentialsReloadIntervalMs) : () => {};
+  // One connection per pipeline (one request in flight each), the recording's included.
+  const connections = config.pipelines.length + (config.recordingBucket ? 1 : 0);
+  const http = createHttpTransport({ baseUrl: config.receiverUrl, token: () => token.current(), timeoutMs: config.requestTimeoutMs, connections, ca });
+  const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs, onUnauthorized: () => token.reload() });
   const watcher = createWatcher(config.runtimeDir, config.pollIntervalMs, (err) => events.onWatchError(err));
 
   const pipelines = config.pipelines.map((def) => createLinePipeline({
@@ -58,12 +68,11 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
     retryMaxDelayMs: config.retryMaxDelayMs,
   }));
 
-  // The S3 client is loaded only when there is a bucket: it costs memory.
-  let store: ObjectStore | undefined;
+  // No object-store credential here: the receiver presigns every PUT for this workspace's prefix.
+  let store: ReceiverStore | undefined;
   let recording: RecordingPipeline | undefined;
   if (config.recordingBucket) {
-    const { createObjectStore } = await import('../shared/object-store.js');
-    store = await createObjectStore({ bucket: config.recordingBucket, region: config.awsRegion, endpoint: config.s3Endpoint, forcePathStyle: config.s3ForcePathStyle });
+    store = createReceiverStore({ http, workspaceId: config.workspaceId, bucket: config.recordingBucket, timeoutMs: config.requestTimeoutMs, onUnauthorized: () => token.reload() });
     recording = createRecordingPipeline({
       path: join(config.runtimeDir, config.recordingFile),
       workspaceId: config.workspaceId,
@@ -79,9 +88,16 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
   }
 
   const abort = new AbortController();
+  /** Ends an idle wait for the token: at a drain there is nothing to wait for. */
+  const stopWaiting = new AbortController();
   const ops = await startOpsServer(config.metricsHost, config.metricsPort, registry, () => true);
-  const running = [...pipelines.map((p) => p.run(abort.signal)), ...(recording ? [recording.run(abort.signal)] : [])];
-  events.onStarted([...pipelines.map((p) => p.name), ...(recording ? ['recording'] : [])]);
+  let started = false;
+  const running = (async () => {
+    if (!(await usable(token, config.credentialsReloadIntervalMs, AbortSignal.any([abort.signal, stopWaiting.signal]), events))) return [false];
+    started = true;
+    events.onStarted([...pipelines.map((p) => p.name), ...(recording ? ['recording'] : [])]);
+    return Promise.all([...pipelines.map((p) => p.run(abort.signal)), ...(recording ? [recording.run(abort.signal)] : [])]);
+  })();
 
   let draining: Promise<boolean> | undefined;
   return {
@@ -91,18 +107,47 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
       draining ??= (async () => {
         events.onDrainStarted(signal, deadlineMs);
         const deadline = setTimeout(() => abort.abort(), deadlineMs);
+        stopWaiting.abort();
         pipelines.forEach((p) => p.drain());
         recording?.drain();
-        const results = await Promise.all(running);
+        const began = performance.now();
+        const results = await running;
         clearTimeout(deadline);
         const complete = !abort.signal.aborted && results.every(Boolean);
         await checkpoints.flush();
+        // Without a token nothing was read, nor can the receiver be told.
+        if (started) {
+          const report: DrainReport = {
+            outcome: complete ? 'complete' : abort.signal.aborted ? 'deadline' : 'file_errors',
+            unshipped: Object.fromEntries([...pipelines.map((p) => [p.name, p.lagBytes()]), ...(recording ? [['recording', recording.unsyncedBytes()]] : [])]),
+            seconds: (performance.now() - began) / 1000,
+          };
+          events.onDrainEnded(report, await reportDrain(http, config.workspaceId, report));
+        }
+        stopCredentials();
         watcher.close();
         await Promise.all([http.close(), ops.close()]);
-        store?.destroy();
+        store?.close();
         return complete;
       })();
       return draining;
     },
   };
+}
+
+/**
+ * Resolves true once the token is usable, false when the signal ends the
+ * wait. Until then the shipper is idle: it reads no file (it could ship
+ * nothing) and says so once; /healthz and /metrics answer all along.
+ */
+async function usable(token: LiveCredential, intervalMs: number, signal: AbortSignal, events: ShipperEvents): Promise<boolean> {
+  if (token.current()) return true;
+  events.onIdle(token.name);
+  // A token file is read again by watchCredentials; a variable cannot change.
+  while (!token.current()) {
+    await sleep(intervalMs, signal);
+    if (signal.aborted) return false;
+  }
+  events.onConfigured(token.name);
+  return true;
 }

@@ -56,9 +56,9 @@ export const recording: Scenario = {
       await mkdir(join(dir, 'runtime'), { recursive: true });
       const cast = join(dir, 'runtime', 'session.cast');
       await writeFile(cast, `${JSON.stringify({ version: 2, width: 120, height: 40, timestamp: 1763892000 })}\n`);
-      const receiver = await startReceiverProcess(db.url, BENCH_TOKEN);
+      const receiver = await startReceiverProcess(db.url, BENCH_TOKEN, { ...s3.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
       const shipper = startShipperProcess({
-        ...s3.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', RECORDING_SYNC_INTERVAL_MS: String(syncMs),
+        ...s3.shipperEnv, RECORDING_SYNC_INTERVAL_MS: String(syncMs),
         WORKSPACE_ID: WORKSPACE, DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: BENCH_TOKEN, RUNTIME_DIR: join(dir, 'runtime'), STATE_DIR: join(dir, 'state'),
       });
       const stats = sampleProcess(shipper.pid!);

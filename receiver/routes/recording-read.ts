@@ -12,24 +12,15 @@ import {
   contiguousSegments, GENERATION_METADATA, generationFinalKey, parseS3Url, primaryFinalKey, segmentsPrefix,
 } from '../../shared/recording-keys.js';
 import { isValidId } from '../../shared/wire.js';
-import type { ReceiverConfig } from '../config.js';
 import { RequestError } from '../errors.js';
+import { fromStore, type RecordingStores } from '../recording/stores.js';
 import { singleQuery } from '../request.js';
 import type { RouteContext } from './context.js';
 
 export const RECORDING_CONTENT_TYPE = 'application/x-asciicast';
 
-type S3Config = Pick<ReceiverConfig, 'recordingBucket' | 'awsRegion' | 's3Endpoint' | 's3ForcePathStyle'>;
-
 async function* concatenated(store: ObjectStore, keys: string[]): AsyncGenerator<Buffer> {
   for (const key of keys) for await (const chunk of await store.read(key)) yield chunk as Buffer;
-}
-
-/** The store's failures are answered as the store's (502), never mistaken for the database's. */
-function fromStore<T>(call: Promise<T>): Promise<T> {
-  return call.catch((err: unknown) => {
-    throw new RequestError('storage_unavailable', `the object store failed: ${(err as Error).message}`);
-  });
 }
 
 /** A generation is one segment of a key: never a path, never a header's end. */
@@ -39,14 +30,9 @@ function generationParam(raw: string | undefined): string | undefined {
   return raw;
 }
 
-export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, s3: S3Config): void {
-  let store: Promise<ObjectStore> | undefined;
-  const objects = () => {
-    if (!s3.recordingBucket) throw new RequestError('not_found', 'recordings are not configured on this receiver (RECORDING_BUCKET)');
-    // Loaded on first use: the S3 client costs memory.
-    store ??= import('../../shared/object-store.js').then((m) => m.createObjectStore({ bucket: s3.recordingBucket!, region: s3.awsRegion, endpoint: s3.s3Endpoint, forcePathStyle: s3.s3ForcePathStyle }));
-    return store;
-  };
+/** Reads with the reader identity only: dashboards never need more. */
+export function recordingReadRoutes(app: FastifyInstance, ctx: RouteContext, stores: RecordingStores): void {
+  const objects = () => stores.reader();
 
   async function generationOf(store: ObjectStore, storagePath: string): Promise<string | undefined> {
     const key = parseS3Url(storagePath)?.key ?? '';

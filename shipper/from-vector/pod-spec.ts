@@ -7,6 +7,9 @@
 
 import { SHIPPER_SPEC } from '../config.js';
 
+/** Where the Secret ferry-shipper-credentials is mounted: INGEST_TOKEN_FILE names a file in it. */
+export const CREDENTIALS_DIR = '/etc/ferry/credentials';
+
 /** The pod-spec fragment in YAML, with the container's env lines (indented for `env:`) in place. */
 export function podSpec(env: string[], runtimeDir: string): string[] {
   return [
@@ -26,8 +29,8 @@ export function podSpec(env: string[], runtimeDir: string): string[] {
     '    fsGroupChangePolicy: OnRootMismatch',
     '  containers:',
     '    # After the workspace container, as a regular container (not a native sidecar): the workspace',
-    '    # never waits for it, whatever happens to the shipper. Every Secret reference is optional: a',
-    '    # missing Secret leaves the variable unset instead of keeping the container from being created.',
+    '    # never waits for it, whatever happens to the shipper. The Secret is optional: without it the',
+    '    # shipper runs idle, and ships once the Secret exists (its volume is then filled in).',
     '    - name: ferry-shipper',
     '      image: <registry>/ferry:<version>',
     '      command: ["node", "/app/dist/shipper/main.js"]',
@@ -76,9 +79,19 @@ export function podSpec(env: string[], runtimeDir: string): string[] {
     '        # Checkpoints, in a volume of the shipper\'s own.',
     '        - name: ferry-state',
     `          mountPath: ${SHIPPER_SPEC.stateDir.fallback!.value}`,
+    '        # The token as a file, read again when the Secret changes: a rotation needs no restart.',
+    '        - name: ferry-credentials',
+    `          mountPath: ${CREDENTIALS_DIR}`,
+    '          readOnly: true',
     '  volumes:',
     '    - name: ferry-state',
     '      emptyDir:',
     '        sizeLimit: 16Mi',
+    '    - name: ferry-credentials',
+    '      secret:',
+    '        secretName: ferry-shipper-credentials',
+    '        optional: true',
+    '        # 0440: readable by the pod\'s fsGroup (the shipper\'s group), not by others.',
+    '        defaultMode: 288',
   ];
 }

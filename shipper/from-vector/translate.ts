@@ -11,6 +11,7 @@ import type { Setting } from '../../shared/env.js';
 import type { LineStream } from '../../shared/wire.js';
 import { batchSettings, SHIPPER_SPEC } from '../config.js';
 import { literal, literalText, parseTemplate, vectorText, withoutSuffix, type Template } from './interpolation.js';
+import { CREDENTIALS_DIR } from './pod-spec.js';
 
 /** One entry of the shipper container's env: a value from the Vector config, or (not in it) a Secret key or a pod field. */
 export interface EnvEntry {
@@ -73,6 +74,7 @@ const WHY = {
   httpEncoding: 'ferry sends the lines as written (application/x-ndjson); ferry-receiver also takes Vector\'s JSON arrays',
   s3Keys: 'ferry names its objects itself: segments while the file grows, then recordings/<WORKSPACE_ID>/session.cast',
   s3Batch: 'ferry uploads the new complete lines every RECORDING_SYNC_INTERVAL_MS, and the whole file after RECORDING_IDLE_MS without growth and at shutdown',
+  s3Receiver: 'the shipper holds no object-store settings or credentials: the receiver presigns every upload for the workspace\'s own prefix (set the store\'s endpoint, region and identities on ferry-receiver)',
   s3Bytes: 'ferry uploads the recording byte-identical (uncompressed, not re-encoded), so that the live page can play it as it is',
   remapErrors: 'a program that only sets workspace_id to a string cannot fail',
   metrics: 'ferry-shipper serves its own metrics (ferry_shipper_*) on METRICS_PORT, /metrics',
@@ -250,11 +252,7 @@ function s3SinkRules(expectedPrefix: string): Rules {
   return (key, value) => {
     if (key === 'type' || key === 'inputs') return done;
     if (key === 'bucket') return toEnv(SHIPPER_SPEC.recordingBucket.env, value);
-    if (key === 'region') return toEnv(SHIPPER_SPEC.awsRegion.env, value, SHIPPER_SPEC.awsRegion);
-    if (key === 'endpoint') return toEnv(SHIPPER_SPEC.s3Endpoint.env, value, SHIPPER_SPEC.s3Endpoint);
-    if (key === 'force_path_style') return toEnv(SHIPPER_SPEC.s3ForcePathStyle.env, value, SHIPPER_SPEC.s3ForcePathStyle);
-    if (key === 'auth.access_key_id') return toEnv('AWS_ACCESS_KEY_ID', value);
-    if (key === 'auth.secret_access_key') return toEnv('AWS_SECRET_ACCESS_KEY', value);
+    if (['region', 'endpoint', 'force_path_style'].includes(key) || key.startsWith('auth.')) return notNeeded(WHY.s3Receiver);
     if (key === 'key_prefix') {
       return value === expectedPrefix ? notNeeded('ferry writes under the same prefix, recordings/<WORKSPACE_ID>/') : untranslated(`ferry writes under recordings/<WORKSPACE_ID>/ (${expectedPrefix} here): readers of ${JSON.stringify(value)} must look there`);
     }
@@ -266,7 +264,6 @@ function s3SinkRules(expectedPrefix: string): Rules {
     if (key.startsWith('request.')) return notNeeded('S3 calls are retried with the deliveries\' backoff, without end');
     if (key.startsWith('acknowledgements')) return notNeeded(WHY.acks);
     if (key.startsWith('healthcheck')) return notNeeded('ferry lists the bucket when it starts the recording pipeline, and retries until it answers');
-    if (key.startsWith('auth.')) return untranslated('ferry uses the AWS SDK\'s own credential chain: the AWS_* variables, or a role-based identity (IRSA, workload identity)');
     return untranslated('ferry sets nothing else on its objects (a bucket default can)');
   };
 }
@@ -280,8 +277,8 @@ const GLOBAL_NOT_NEEDED: Record<string, string> = {
 
 // --- the translation --------------------------------------------------------
 
-/** The order variables are printed in: the shipper's own table, the access key id (read by the AWS SDK alone) before the secret key, batch limits last. */
-const ENV_ORDER = Object.values(SHIPPER_SPEC).map((s) => s.env).flatMap((name) => (name === SHIPPER_SPEC.awsSecretSet.env ? ['AWS_ACCESS_KEY_ID', name] : [name]));
+/** The order variables are printed in: the shipper's own table, batch limits last. */
+const ENV_ORDER = Object.values(SHIPPER_SPEC).map((s) => s.env);
 const envRank = (name: string) => (ENV_ORDER.includes(name) ? ENV_ORDER.indexOf(name) : ENV_ORDER.length);
 
 /** `<base>/ingest/<stream>` as base and stream. */
@@ -442,12 +439,7 @@ export function translate(config: Table): Translation {
 
   // Required by ferry and not in a Vector config: where the value comes from.
   if (!env.has('WORKSPACE_ID')) env.set('WORKSPACE_ID', { name: 'WORKSPACE_ID', fieldRef: 'metadata.name', from: [], why: 'not in the Vector config: the pod\'s name, as in the platform\'s pod spec' });
-  if (!env.has('INGEST_TOKEN')) env.set('INGEST_TOKEN', { name: 'INGEST_TOKEN', secret: { name: 'ferry-shipper-credentials', key: 'INGEST_TOKEN' }, from: [], why: 'new: ferry-receiver takes a bearer token, the shared one or the workspace\'s own' });
-  if (env.has(SHIPPER_SPEC.recordingBucket.env)) {
-    for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
-      if (!env.has(key)) env.set(key, { name: key, secret: { name: 'ferry-shipper-credentials', key }, from: [], why: 'the S3 credentials the vector container had from its Secret; unset with a role-based identity' });
-    }
-  }
+  if (!env.has('INGEST_TOKEN')) env.set('INGEST_TOKEN_FILE', { name: 'INGEST_TOKEN_FILE', value: literal(`${CREDENTIALS_DIR}/INGEST_TOKEN`), from: [], why: 'new: ferry-receiver takes a bearer token, the shared one or the workspace\'s own; read from the ferry-credentials volume, again when the Secret changes' });
   out.env = [...env.values()].sort((a, b) => envRank(a.name) - envRank(b.name));
   return out;
 }

@@ -10,7 +10,7 @@
 // idle period that is followed by more recording.
 
 import { SOURCE_CHANGED, SourceError, type PositionalSource } from '../../shared/file-upload.js';
-import type { ObjectStore } from '../../shared/object-store.js';
+import type { RecordingStore } from '../../shared/object-store.js';
 import {
   contiguousSegments, folderGeneration, GENERATION_METADATA, generationFinalKey, primaryFinalKey, s3Url, segmentKey, segmentsPrefix, segmentsRoot,
   workspacePrefix,
@@ -52,7 +52,7 @@ interface RecordingPosition {
 export interface RecordingPipelineDeps {
   path: string;
   workspaceId: string;
-  store: ObjectStore;
+  store: RecordingStore;
   transport: RetryingTransport;
   checkpoints: CheckpointStore;
   events: ShipperEvents;
@@ -68,6 +68,8 @@ export interface RecordingPipeline {
   run(signal: AbortSignal): Promise<boolean>;
   /** Sync what is there, upload the whole file, then stop. */
   drain(): void;
+  /** Bytes of the file not yet durable as segments, as last seen. */
+  unsyncedBytes(): number;
 }
 
 export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipeline {
@@ -80,6 +82,7 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
   let wake: (() => void) | undefined;
   let lastSize = -1;
   let lastGrowth = performance.now();
+  let unsynced = 0;
 
   /**
    * An S3 call, retried: transient failures with backoff, configuration
@@ -275,7 +278,8 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
     // newline too) before the whole object starts: if that misses the
     // deadline, the segments still hold the file.
     await uploadSegments(source, closing ? size : await completeEnd(source, position!.synced, size), signal);
-    events.onRecordingLag(size - position!.synced);
+    unsynced = size - position!.synced;
+    events.onRecordingLag(unsynced);
     const idle = performance.now() - lastGrowth >= d.idleMs;
     if (idle || closing) await finalize(source, signal);
     if (!closing && (await source.pathState()) === 'replaced') {
@@ -337,5 +341,6 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
       draining = true;
       wake?.();
     },
+    unsyncedBytes: () => unsynced,
   };
 }

@@ -14,10 +14,16 @@ const UNSUPPORTED_STATUSES = new Set([405, 501]);
 const CONFIGURATION_CODES = new Set([
   'AccessDenied', 'AllAccessDisabled', 'AccountProblem', 'AuthorizationHeaderMalformed', 'InvalidAccessKeyId', 'InvalidBucketName',
   'InvalidToken', 'MethodNotAllowed', 'NoSuchBucket', 'NotImplemented', 'NotSignedUp', 'PermanentRedirect', 'SignatureDoesNotMatch',
+  // The receiver, which the shipper reaches the store through (record/receiver-store.ts): its certificate refused, or another server's 2xx.
+  'ReceiverUntrusted', 'ReceiverMisdirected',
 ]);
 
-/** 4xx answers that pass by themselves: a slow request, expired temporary credentials, throttling, an upload aborted under us. */
-const TRANSIENT_CODES = new Set(['RequestTimeout', 'ExpiredToken', 'TokenRefreshRequired', 'SlowDown', 'Throttling', 'TooManyRequests', 'NoSuchUpload', 'RequestTimeTooSkewed']);
+/** 4xx answers that pass by themselves: a slow request, expired temporary credentials or URL, throttling, an upload aborted under us. */
+const TRANSIENT_CODES = new Set([
+  'RequestTimeout', 'ExpiredToken', 'TokenRefreshRequired', 'SlowDown', 'Throttling', 'TooManyRequests', 'NoSuchUpload', 'RequestTimeTooSkewed',
+  // A presigned URL used after its time: the next attempt asks the receiver for a new one.
+  'PresignedUrlExpired',
+]);
 const TRANSIENT_STATUSES = new Set([408, 429]);
 
 /** The S3 error code (the SDK names the error after it) and the HTTP status, when there was an answer. */

@@ -29,9 +29,9 @@ export type Delivery =
   | { status: 'delivered'; statusCode: number; answer: Record<string, unknown> }
   /** 409 offset_gap: the receiver is committed up to `nextOffset`; resend from there. */
   | { status: 'gap'; nextOffset: number }
-  | { status: 'retryable'; reason: string; statusCode?: number; retryInMs?: number }
+  | { status: 'retryable'; reason: string; statusCode?: number; retryInMs?: number; answer?: Record<string, unknown> }
   /** A 4xx for the whole request: a configuration fault (token, limits, URL). */
-  | { status: 'refused'; statusCode: number; reason: string }
+  | { status: 'refused'; statusCode: number; reason: string; answer?: Record<string, unknown> }
   /** The receiver's TLS certificate failed verification: a configuration fault too (TLS_CA_FILE, the URL's host name, an expired certificate). */
   | { status: 'untrusted'; reason: string }
   /** A 2xx that is not the receiver's answer: the URL leads somewhere else, a configuration fault too. */
@@ -44,7 +44,8 @@ export interface HttpTransport {
 
 export interface TransportOptions {
   baseUrl: string;
-  token: string;
+  /** The bearer token as it is now (shared/credential.ts re-reads a token file). */
+  token: () => string | undefined;
   /** The longest the connection may stay silent, waiting for the answer or its next bytes. */
   timeoutMs: number;
   /** Concurrent connections: one per pipeline is enough (one request in flight each). */
@@ -79,8 +80,8 @@ function judge(a: Answer, answerKey: string | undefined): Delivery {
   }
   if (code === 409 && typeof answer.next_offset === 'number') return { status: 'gap', nextOffset: answer.next_offset };
   const reason = `HTTP ${code}${typeof answer.error === 'string' ? ` ${answer.error}: ${String(answer.message ?? '')}` : ''}`;
-  if (isRetryableStatus(code)) return { status: 'retryable', reason, statusCode: code, retryInMs: retryAfterMs(a.retryAfter) };
-  return { status: 'refused', statusCode: code, reason };
+  if (isRetryableStatus(code)) return { status: 'retryable', reason, statusCode: code, retryInMs: retryAfterMs(a.retryAfter), answer };
+  return { status: 'refused', statusCode: code, reason, answer };
 }
 
 export function createHttpTransport(o: TransportOptions): HttpTransport {
@@ -92,7 +93,7 @@ export function createHttpTransport(o: TransportOptions): HttpTransport {
 
   /** One exchange; rejects with what failed, marked `answered` once the status line had arrived. */
   function exchange(out: Outgoing, signal: AbortSignal | undefined): Promise<Answer> {
-    const headers: Record<string, string> = { ...out.headers, authorization: `Bearer ${o.token}` };
+    const headers: Record<string, string> = { ...out.headers, authorization: `Bearer ${o.token() ?? ''}` };
     if (out.contentType) headers['content-type'] = out.contentType;
     if (out.gzip) headers['content-encoding'] = 'gzip';
     if (out.body !== undefined) headers['content-length'] = String(Buffer.byteLength(out.body));

@@ -22,6 +22,8 @@ export interface FailedAttempt {
 export interface RetryPolicy {
   maxDelayMs: number;
   refusedDelayMs: number;
+  /** After a 401: reads the token again; true when it changed, and the request is sent again at once. */
+  onUnauthorized?: () => Promise<boolean>;
 }
 
 class Failed extends Error {
@@ -49,7 +51,9 @@ export function createRetryingTransport(transport: HttpTransport, policy: RetryP
         onFailedAttempt: async ({ error, attemptNumber }) => {
           if (!(error instanceof Failed)) throw error;
           const d = error.delivery;
-          const waitMs = d.status !== 'retryable' ? policy.refusedDelayMs : d.retryInMs === undefined ? undefined : Math.min(d.retryInMs, RETRY_AFTER_CAP_MS);
+          // A rotated token file: the new token is tried without the slow wait of a configuration fault.
+          const rotated = d.status === 'refused' && d.statusCode === 401 && (await policy.onUnauthorized?.()) === true;
+          const waitMs = rotated ? 0 : d.status !== 'retryable' ? policy.refusedDelayMs : d.retryInMs === undefined ? undefined : Math.min(d.retryInMs, RETRY_AFTER_CAP_MS);
           onFailed({ attempt: attemptNumber, delivery: d, waitMs });
           if (waitMs !== undefined) await sleep(waitMs, signal);
         },

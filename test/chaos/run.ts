@@ -97,7 +97,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         POLL_INTERVAL_MS: '100', RETRY_MAX_DELAY_MS: '1000', REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
         CHECKPOINT_INTERVAL_MS: '200', DRAIN_TIMEOUT_MS: finalDrain ? '120000' : '5000', MAX_LINE_BYTES: SHIPPER_MAX_LINE,
         RECORDING_SYNC_INTERVAL_MS: '500', RECORDING_IDLE_MS: '600000', COMMANDS_BATCH_MAX_EVENTS: '2000',
-        LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...s3.env,
+        LOG_LEVEL: 'warn', ...s3.shipperEnv,
       })));
     }
     cleanup.push(() => Promise.all(shippers.map((s) => s.signal('SIGKILL'))));

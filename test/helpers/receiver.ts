@@ -16,12 +16,9 @@ export const KEEP_FOREVER_ENV = { COMMAND_LOG_RETENTION_DAYS: '0', STATE_TIMELIN
 
 export function receiverConfig(databaseUrl: string, overrides: Partial<ReceiverConfig> = {}): ReceiverConfig {
   return {
-    ...loadConfig(RECEIVER_SPEC, { DATABASE_URL: databaseUrl }),
+    ...loadConfig(RECEIVER_SPEC, { DATABASE_URL: databaseUrl, INGEST_TOKEN, INGEST_TOKEN_SECRET: TOKEN_SECRET, READ_TOKEN }),
     host: '127.0.0.1',
     port: 0,
-    ingestToken: INGEST_TOKEN,
-    ingestTokenSecret: TOKEN_SECRET,
-    readToken: READ_TOKEN,
     logLevel: (process.env.FERRY_TEST_LOG as ReceiverConfig['logLevel']) ?? 'silent',
     // The tests' lines carry fixed dates, which a retention would make too old as the calendar moves on.
     ...KEEP_FOREVER,

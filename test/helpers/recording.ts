@@ -4,7 +4,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { startS3, type S3Options, type S3Server } from '../../dev/embedded-s3.js';
+import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3, type S3Options, type S3Server } from '../../dev/embedded-s3.js';
+import type { ReceiverConfig } from '../../receiver/config.js';
 import { createObjectStore, type ObjectStore } from '../../shared/object-store.js';
 import { contiguousSegments, segmentsPrefix, segmentsRoot } from '../../shared/recording-keys.js';
 import { atEnd } from './cleanup.js';
@@ -26,8 +27,13 @@ export interface RecordingWorld {
   refs(ws: string): Promise<{ storage_path: string; last_sync_byte: number } | undefined>;
   /** What GET /recordings/<ws>[?generation=] serves, and from where. */
   served(ws: string, generation?: string): Promise<{ status: number; source: string | null; bytes: Buffer }>;
-  /** Folders and a shipper environment for a workspace (sync every 150 ms, no idle upload). */
-  recordingEnv(ws: string, extra?: Record<string, string>): Promise<{ dirs: ShipperDirs; env: Record<string, string>; cast: string }>;
+  /** Folders and a shipper environment for a workspace (sync every 150 ms, no idle upload); `receiver`: through a receiver of its own, with these settings. */
+  recordingEnv(ws: string, extra?: Record<string, string>, receiver?: Partial<ReceiverConfig>): Promise<{ dirs: ShipperDirs; env: Record<string, string>; cast: string }>;
+}
+
+/** The receiver's settings for this store: its bucket and endpoint, and the writer identity (s3rver knows one). */
+export function receiverS3(s3: S3Server): Partial<ReceiverConfig> {
+  return { recordingBucket: s3.bucket, s3Endpoint: s3.endpoint, s3ForcePathStyle: true, recordingWriterAccessKeyId: S3_ACCESS_KEY, recordingWriterSecretAccessKey: S3_SECRET_KEY };
 }
 
 export async function startRecordingWorld(options: S3Options = {}): Promise<RecordingWorld> {
@@ -37,7 +43,8 @@ export async function startRecordingWorld(options: S3Options = {}): Promise<Reco
   atEnd(() => store.destroy());
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY });
   const url = await freshDatabase();
-  const base = (await startTestReceiver(url, { recordingBucket: s3.bucket, s3Endpoint: s3.endpoint, s3ForcePathStyle: true })).url;
+  // The receiver reads with the SDK's default chain (these variables) and writes with its writer identity.
+  const base = (await startTestReceiver(url, receiverS3(s3))).url;
   const db = queryPool(url);
 
   async function objectBytes(key: string): Promise<Buffer> {
@@ -68,10 +75,11 @@ export async function startRecordingWorld(options: S3Options = {}): Promise<Reco
       const res = await fetch(`${base}/recordings/${ws}${query}`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
       return { status: res.status, source: res.headers.get('x-recording-source'), bytes: Buffer.from(await res.arrayBuffer()) };
     },
-    async recordingEnv(ws, extra = {}) {
+    async recordingEnv(ws, extra = {}, receiver) {
       const dirs = await shipperDirs();
       await mkdir(dirs.runtimeDir, { recursive: true });
-      const env = shipperEnv(base, dirs, ws, { ...s3.env, RECORDING_SYNC_INTERVAL_MS: '150', RECORDING_IDLE_MS: '600000', ...extra });
+      const through = receiver ? (await startTestReceiver(url, { ...receiverS3(s3), ...receiver })).url : base;
+      const env = shipperEnv(through, dirs, ws, { ...s3.shipperEnv, RECORDING_SYNC_INTERVAL_MS: '150', RECORDING_IDLE_MS: '600000', ...extra });
       return { dirs, env, cast: join(dirs.runtimeDir, 'session.cast') };
     },
   };

@@ -45,7 +45,7 @@ function fill(text: string, ws: string): string {
     read: READ_TOKEN,
     'ingest-altered': `${INGEST_TOKEN.slice(0, -1)}${INGEST_TOKEN.endsWith('x') ? 'y' : 'x'}`,
     'forged-token': mintWorkspaceToken('not-the-secret', ws),
-    'swapped-token': `${swapped[0]}.${Buffer.from(ws).toString('base64url')}.${swapped[2]}`,
+    'swapped-token': `${swapped[0]}.${swapped[1]}.${Buffer.from(ws).toString('base64url')}.${swapped[3]}`,
     'other-ws-token': mintWorkspaceToken(TOKEN_SECRET, 'someone-else'),
     'ws-token': mintWorkspaceToken(TOKEN_SECRET, ws),
   };

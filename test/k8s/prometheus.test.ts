@@ -22,6 +22,7 @@ import { waitFor } from '../helpers/wait.js';
 import { relabelConfig, rulesOf } from './lib/promql.js';
 import { startPrometheus, type Prometheus } from './lib/prometheus.js';
 import { K8S_DIR, only, render, type K8sObject } from './lib/render.js';
+import { receiverS3 } from '../helpers/recording.js';
 
 /** Grafana's values for the dashboard's variables: every namespace and pipeline, and a rate window of four 1 s scrapes. */
 function asGrafanaSends(expr: string): string {
@@ -54,10 +55,10 @@ beforeAll(async () => {
   await writeFile(join(stoppableDirs.runtimeDir, 'state-events.jsonl'), '{"event_type":"step_started","step_id":"s1","timestamp":1763892000}\nnot json\n');
   await writeFile(join(stoppableDirs.runtimeDir, 'llm-history.jsonl'), '{"step_id":"s1","prompt_context":{},"response":"r","model":"m","requested_at":1763892000}\n');
   await writeFile(join(stoppableDirs.runtimeDir, 'session.cast'), '{"version":2,"width":80,"height":24}\n[0.1,"o","$ "]\n');
-  stoppable = await startShipper(shipperEnv(receiverUrl, stoppableDirs, 'workshop-workspace-a', { ...s3.env, RECORDING_SYNC_INTERVAL_MS: '200' }));
+  stoppable = await startShipper(shipperEnv(receiverUrl, stoppableDirs, 'workshop-workspace-a', { ...s3.shipperEnv, RECORDING_SYNC_INTERVAL_MS: '200' }));
   await stoppable.waitForLog((l) => l.msg === 'delivery failed; retrying');
 
-  await startTestReceiver(url, { port: receiverPort, recordingBucket: s3.bucket, s3Endpoint: s3.endpoint, s3ForcePathStyle: true });
+  await startTestReceiver(url, { port: receiverPort, ...receiverS3(s3) });
   const refusedDirs = await shipperDirs();
   await mkdir(refusedDirs.runtimeDir, { recursive: true });
   await writeFile(join(refusedDirs.runtimeDir, 'command-log.jsonl'), command(0));

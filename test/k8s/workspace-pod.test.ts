@@ -10,18 +10,23 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../shared/env.js';
+import { loadConfig, variablesOf } from '../../shared/env.js';
 import { batchSettings, loadShipperConfig, SHIPPER_SPEC, type ShipperConfig } from '../../shipper/config.js';
 import { SETTLE_SPEC } from '../../shipper/settle.js';
+import { DRAIN_REPORT_TIMEOUT_MS } from '../../shipper/ship/drain-report.js';
 import { allContainers, container, containerEnv, FROM_FIELD, MiB, quantity, secretsReadBy, startsAfter, type Container } from './lib/pod.js';
 import { only, render } from './lib/render.js';
 
-/** Read by the AWS SDK itself, not by ferry's configuration. */
-const AWS_SDK_CREDENTIALS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
 /** Measured peaks (bench/README.md): JSONL backlog, and a recording upload with the S3 client loaded. */
 const PEAK_RSS = { jsonl: 75 * MiB, recording: 123 * MiB };
 /** Time the kubelet needs between the end of the drain and SIGKILL, at least. */
 const GRACE_MARGIN_MS = 5_000;
+/**
+ * The workspace's own stop time the native form budgets for (README, "The
+ * drain budget"): a workspace that exits within 10 s of its SIGTERM. The
+ * classic form does not wait for it: its drain starts after SETTLE_MAX_MS.
+ */
+const WORKSPACE_STOP_MS = 10_000;
 /** The uid (and gid) of the image's `node` user, which is also the usual uid of a student's shell. */
 const STUDENT_UID = 1000;
 
@@ -65,12 +70,13 @@ describe.each([
     });
   }
 
-  it('creates the shipper container even without its Secret: every Secret reference is optional', () => {
+  it('creates the shipper container even without its Secret: every Secret reference and Secret volume is optional', () => {
     const refs = (shipper.env ?? []).flatMap((e) => e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []);
-    expect(refs.length).toBeGreaterThan(0);
     for (const ref of refs) expect(ref.optional, `${ref.name}/${ref.key}`).toBe(true);
     expect(shipper.envFrom ?? []).toEqual([]);
-    for (const v of spec.volumes) if (v.secret) expect(v.secret.optional, v.name).toBe(true);
+    const secretVolumes = spec.volumes.filter((v: { secret?: unknown }) => v.secret);
+    expect(secretVolumes.length).toBeGreaterThan(0);
+    for (const v of secretVolumes) expect(v.secret.optional, v.name).toBe(true);
   });
 
   it('gives the shipper no probe that could hold the workspace back or take the pod out of service', () => {
@@ -99,11 +105,15 @@ describe.each([
     expect(spec.shareProcessNamespace).not.toBe(true);
   });
 
-  it('keeps the credentials in the shipper, read from a Secret', () => {
-    expect(secretsReadBy(shipper, spec).length).toBeGreaterThan(0);
-    for (const name of ['INGEST_TOKEN', 'AWS_SECRET_ACCESS_KEY']) {
-      expect(shipper.env!.find((e) => e.name === name)?.valueFrom?.secretKeyRef, name).toBeDefined();
-    }
+  it('reads its token from a file of its Secret (so a rotated token needs no restart), and holds no object-store credential', () => {
+    expect(secretsReadBy(shipper, spec)).toEqual(['ferry-shipper-credentials']);
+    const file = config.ingestToken.current;
+    expect(file && 'file' in file ? file.file : undefined).toBe('/etc/ferry/credentials/INGEST_TOKEN');
+    const mount = shipper.volumeMounts!.find((m) => file && 'file' in file && file.file.startsWith(`${m.mountPath}/`))!;
+    expect(mount.readOnly).toBe(true);
+    expect(spec.volumes.find((v: { name: string }) => v.name === mount.name).secret.secretName).toBe('ferry-shipper-credentials');
+    expect(Object.keys(containerEnv(shipper)).filter((name) => name.startsWith('AWS_') || name.startsWith('S3_'))).toEqual([]);
+    expect(config.recordingBucket).toBeDefined();
   });
 
   it('mounts the runtime files read-only in the shipper, at the folder it reads', () => {
@@ -126,10 +136,9 @@ describe.each([
     expect(shipper.env!.find((e) => e.name === 'WORKSPACE_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(config.workspaceId).toBe(FROM_FIELD);
     const read = new Set([
-      ...Object.values(SHIPPER_SPEC).map((s) => s.env),
+      ...Object.values(SHIPPER_SPEC).flatMap(variablesOf),
       ...Object.values(SETTLE_SPEC).map((s) => s.env),
       ...config.pipelines.flatMap((p) => Object.values(batchSettings(p)).map((s) => s.env)),
-      ...AWS_SDK_CREDENTIALS,
     ]);
     expect(Object.keys(containerEnv(shipper)).filter((name) => !read.has(name))).toEqual([]);
   });
@@ -155,9 +164,9 @@ describe.each([
     expect(shipper.securityContext.runAsUser).toBeGreaterThan(0);
   });
 
-  it('gives the pod a grace period that covers the drain deadline', () => {
+  it('gives the pod a grace period that covers the drain budget: the workspace\'s stop (or the preStop wait), the drain deadline, the drain report', () => {
     const settle = loadConfig(SETTLE_SPEC, containerEnv(shipper));
-    const needed = config.drainTimeoutMs + (native ? 0 : settle.maxMs) + GRACE_MARGIN_MS;
+    const needed = (native ? WORKSPACE_STOP_MS : settle.maxMs) + config.drainTimeoutMs + DRAIN_REPORT_TIMEOUT_MS + GRACE_MARGIN_MS;
     expect(spec.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(needed);
   });
 });

@@ -16,9 +16,11 @@ import { atEnd } from '../helpers/cleanup.js';
 import { freshDatabase } from '../helpers/database.js';
 import { ndjson, postLines, request } from '../helpers/http.js';
 import { INGEST_TOKEN, READ_TOKEN, startTestReceiver, TOKEN_SECRET } from '../helpers/receiver.js';
+import { receiverS3 } from '../helpers/recording.js';
 
 const WS = 'ws-a';
 let port: number;
+let base: string;
 let routes: RouteAccess[];
 let s3: S3Server;
 
@@ -66,10 +68,28 @@ function spellings(path: string): Array<[string, string]> {
   return path === '/' ? out.filter(([name]) => ['canonical', 'a dot segment', 'a leading double slash', 'a semicolon parameter'].includes(name)) : out;
 }
 
-/** A request the route's handler would accept from the right credential: the canonical case must reach a 2xx. */
-function sampleFor(route: RouteAccess): { path: string; headers: Record<string, string>; body?: string } {
+/** A multipart upload of workspace A with one small part, through its own routes, ready to complete. */
+async function uploadToComplete(base: string): Promise<string> {
+  const key = `recordings/${WS}/matrix-complete.cast`;
+  const post = async (path: string, body: unknown) => (await request(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-workspace-id': WS }, body: JSON.stringify(body) })).body;
+  const { upload_id } = await post('/ingest/recordings/multipart', { key }) as { upload_id: string };
+  const signed = await post('/ingest/recordings/presign', { key, size: 3, upload_id, part_number: 1 }) as { url: string };
+  const etag = (await fetch(signed.url, { method: 'PUT', body: 'abc' })).headers.get('etag');
+  return JSON.stringify({ key, upload_id, parts: [{ part_number: 1, etag }] });
+}
+
+/** A request the route's handler would accept from the right credential: the canonical case must reach a 2xx; `fresh`: a body made anew for each request (an upload completes once). */
+function sampleFor(route: RouteAccess): { path: string; headers: Record<string, string>; body?: string; fresh?: () => Promise<string> } {
   const path = route.url.replace(':id', WS).replace(':workspace_id', WS);
   const json = { 'content-type': 'application/json', 'x-workspace-id': WS };
+  const own = `recordings/${WS}/`;
+  if (path === '/ingest/recordings/objects' || path === '/ingest/recordings/uploads') return { path: `${path}?prefix=${own}`, headers: { 'x-workspace-id': WS } };
+  if (path === '/ingest/recordings/head') return { path: `${path}?key=${own}session.cast`, headers: { 'x-workspace-id': WS } };
+  if (path === '/ingest/recordings/presign') return { path, headers: json, body: JSON.stringify({ key: `${own}matrix`, size: 5 }) };
+  if (path === '/ingest/recordings/multipart') return { path, headers: json, body: JSON.stringify({ key: `${own}matrix-started.cast` }) };
+  if (path === '/ingest/recordings/abort') return { path, headers: json, body: JSON.stringify({ key: `${own}matrix-started.cast`, upload_id: 'abcdef' }) };
+  if (path === '/ingest/drains') return { path, headers: json, body: JSON.stringify({ outcome: 'complete', unshipped: { commands: 0, recording: 0 }, seconds: 1.5 }) };
+  if (path === '/ingest/recordings/complete') return { path, headers: json, fresh: () => uploadToComplete(base) };
   if (route.method !== 'POST') return { path: path === '/ingest/offsets' ? `${path}?workspace_id=${WS}` : path, headers: {} };
   if (path === '/ingest/rejects') return { path, headers: json, body: JSON.stringify({ stream: 'commands', source_id: 'matrix-rejects', offset: 0, length: 10, reason: 'line_too_long', prefix_base64: '' }) };
   if (path === '/ingest/recordings') return { path, headers: json, body: JSON.stringify({ storage_path: `s3://${s3.bucket}/${segmentsPrefix(WS, 'g1')}`, last_sync_byte: 5 }) };
@@ -98,8 +118,9 @@ beforeAll(async () => {
   s3 = await startS3();
   atEnd(() => s3.destroy());
   for (const [name, value] of Object.entries(s3.env)) process.env[name] = value;
-  const receiver = await startTestReceiver(await freshDatabase(), { recordingBucket: s3.bucket, s3Endpoint: s3.endpoint, s3ForcePathStyle: true });
+  const receiver = await startTestReceiver(await freshDatabase(), receiverS3(s3));
   port = Number(new URL(receiver.url).port);
+  base = receiver.url;
   routes = receiver.routes;
   // Something to read for workspace A: a command, a status, a durable recording segment.
   await postLines(receiver.url, 'events', ndjson([{ event_type: 'connected', workshop_name: 'w', timestamp: 1 }]), { workspace: WS });
@@ -139,7 +160,7 @@ describe('access per route', () => {
       for (const [spelling, path] of spellings(pathOnly!)) {
         await Promise.all(CREDENTIALS.map(async (credential) => {
           const q = [query, credential.query].filter(Boolean).join('&');
-          const status = await send(route.method, q ? `${path}?${q}` : path, { ...sample.headers, ...credential.headers }, sample.body);
+          const status = await send(route.method, q ? `${path}?${q}` : path, { ...sample.headers, ...credential.headers }, sample.fresh ? await sample.fresh() : sample.body);
           checked++;
           const right = credential.grants.includes(route.access);
           const label = `${route.method} ${route.url} (${route.access}) spelled ${spelling} as ${path}, with ${credential.name}: ${status}`;

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { freshDatabase, queryPool } from '../helpers/database.js';
 import { ndjson, postLines } from '../helpers/http.js';
+import { mintWorkspaceToken } from '../../receiver/auth.js';
 import { INGEST_TOKEN, KEEP_FOREVER_ENV, TOKEN_SECRET } from '../helpers/receiver.js';
 import { manifestPlaceholders } from '../helpers/placeholders.js';
 import { RECEIVER_BIN, run, start } from '../helpers/process.js';
@@ -39,12 +40,24 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, MAX_BODY_BYTES: '128MiB' }, 'INGEST_MEMORY_BYTES must be at least MAX_BODY_BYTES'],
     [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, WORKSPACE_BURST_BYTES: '1MiB' }, 'WORKSPACE_BURST_BYTES must be at least MAX_BODY_BYTES'],
     [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, TRUST_PROXY: '10.0.0.0/8,proxy.local' }, 'TRUST_PROXY must be IP addresses or CIDRs'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, INGEST_TOKEN_FILE: '/etc/hostname' }, 'INGEST_TOKEN_FILE must be unset while INGEST_TOKEN is set'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN_FILE: '/etc' }, 'INGEST_TOKEN_FILE must be a readable file holding a secret of at least 16 characters and not a placeholder (make one with: openssl rand -base64 32), got "/etc: EISDIR"'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, READ_TOKEN_FILE: '/etc/hostname' }, 'READ_TOKEN_FILE must be a readable file holding a secret'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, READ_TOKEN_PREVIOUS: token }, 'READ_TOKEN is required (set (or READ_TOKEN_FILE) when READ_TOKEN_PREVIOUS is'],
+    [{ DATABASE_URL: 'postgres://x', INGEST_TOKEN: token, INGEST_TOKEN_PREVIOUS: 'short' }, 'INGEST_TOKEN_PREVIOUS must be at least 16 characters'],
   ])('%j: one line naming the variable, exit 2', async (env, message) => {
     const out = await run(RECEIVER_BIN, [], env);
     expect(out.code).toBe(2);
     expect(out.stderr.trim().split('\n')).toHaveLength(1);
     expect(out.stderr).toContain(message);
     expect(out.stdout).toBe('');
+  });
+
+  it('a credential file that is not there counts as unset, logged: with no other ingest credential, exit 2', async () => {
+    const out = await run(RECEIVER_BIN, [], { DATABASE_URL: 'postgres://x', INGEST_TOKEN_FILE: '/nonexistent/token' });
+    expect(out.code).toBe(2);
+    expect(out.stderr.trim()).toBe('ferry-receiver: INGEST_TOKEN is required (set, or INGEST_TOKEN_SECRET, to a value or an existing file: ingest is never open)');
+    expect(JSON.parse(out.stdout)).toMatchObject({ level: 50, variable: 'INGEST_TOKEN_FILE', reason: '/nonexistent/token: ENOENT' });
   });
 
   it('refuses every placeholder secret the repository\'s manifests carry, naming the variable and never echoing the value', async () => {
@@ -58,10 +71,11 @@ describe('configuration', () => {
     }
   });
 
-  it('mint-token prints a token for one workspace', async () => {
-    const out = await run(RECEIVER_BIN, ['mint-token', 'ws-7'], { INGEST_TOKEN_SECRET: TOKEN_SECRET });
+  it('mint-token prints a token for one workspace, with the key id of the current secret', async () => {
+    const out = await run(RECEIVER_BIN, ['mint-token', 'ws-7'], { INGEST_TOKEN_SECRET: TOKEN_SECRET, INGEST_TOKEN_SECRET_PREVIOUS: 'an-older-secret-of-24-chars' });
     expect(out.code).toBe(0);
-    expect(out.stdout.trim()).toMatch(/^fw1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(out.stdout.trim()).toMatch(/^fw2\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(out.stdout.trim()).toBe(mintWorkspaceToken(TOKEN_SECRET, 'ws-7'));
     expect((await run(RECEIVER_BIN, ['mint-token', 'ws-7'], {})).code).toBe(2);
   });
 });

@@ -12,6 +12,7 @@ import { hangUpMidBody } from '../helpers/hang-up.js';
 import { ndjson, postLines, request } from '../helpers/http.js';
 import { INGEST_TOKEN, READ_TOKEN, startTestReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait.js';
+import { receiverS3 } from '../helpers/recording.js';
 
 let receiver: RunningReceiver;
 let s3: S3Server;
@@ -20,7 +21,7 @@ beforeAll(async () => {
   s3 = await startS3();
   atEnd(() => s3.destroy());
   for (const [name, value] of Object.entries(s3.env)) process.env[name] = value;
-  receiver = await startTestReceiver(await freshDatabase(), { recordingBucket: s3.bucket, s3Endpoint: s3.endpoint, s3ForcePathStyle: true });
+  receiver = await startTestReceiver(await freshDatabase(), receiverS3(s3));
 });
 
 const metrics = async () => (await fetch(`${receiver.url}/metrics`)).text();

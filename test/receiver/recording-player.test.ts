@@ -18,6 +18,7 @@ import { ndjson, postLines } from '../helpers/http.js';
 import { READ_TOKEN, startTestReceiver } from '../helpers/receiver.js';
 import { shipperDirs, shipperEnv, startShipper, type ShipperProcess } from '../helpers/shipper.js';
 import { waitFor } from '../helpers/wait.js';
+import { receiverS3 } from '../helpers/recording.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts');
@@ -36,7 +37,7 @@ beforeAll(async () => {
   atEnd(() => s3.destroy());
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY });
   const url = await freshDatabase();
-  base = (await startTestReceiver(url, { recordingBucket: s3.bucket, s3Endpoint: s3.endpoint, s3ForcePathStyle: true })).url;
+  base = (await startTestReceiver(url, receiverS3(s3))).url;
   db = queryPool(url);
   // A workshop under way around the workspaces played here (the screenshot shows them).
   const now = Math.floor(Date.now() / 1000);
@@ -75,7 +76,7 @@ async function workspaceWithRecording(ws: string, recording: string, commands: s
   await writeFile(commandLog, ndjson(commands.map((command, i) => ({ command, exit_code: 0, timestamp: now - 40 + i }))));
   const castPath = join(dirs.runtimeDir, 'session.cast');
   await writeFile(castPath, recording);
-  const shipper = await startShipper(shipperEnv(base, dirs, ws, { ...s3.env, RECORDING_SYNC_INTERVAL_MS: '150', RECORDING_IDLE_MS: '600000' }));
+  const shipper = await startShipper(shipperEnv(base, dirs, ws, { ...s3.shipperEnv, RECORDING_SYNC_INTERVAL_MS: '150', RECORDING_IDLE_MS: '600000' }));
   await waitForDurable(ws, castPath);
   return { shipper, castPath, commandLog };
 }

@@ -86,7 +86,7 @@ it('a folder, a FIFO and a file it may not read: the other pipelines and the rec
   await mkdir(path('commands'));
   await writeFile(castPath, `${JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1763892000 })}\n`);
   castBytes = (await readFile(castPath)).length;
-  const env = shipperEnv(base, dirs, ws, { ...world.s3.env, RETRY_MAX_DELAY_MS: '300', RECORDING_SYNC_INTERVAL_MS: '100', RECORDING_IDLE_MS: '600000' });
+  const env = shipperEnv(base, dirs, ws, { ...world.s3.shipperEnv, RETRY_MAX_DELAY_MS: '300', RECORDING_SYNC_INTERVAL_MS: '100', RECORDING_IDLE_MS: '600000' });
   const shipper = await startShipper(env, as);
   const errorLogs = (stream: Stream) => shipper.logs.filter((l) => l.pipeline === stream && String(l.msg).startsWith('cannot read the file'));
 
@@ -132,7 +132,7 @@ it('a folder in the recording\'s place: counted under the recording pipeline, an
   const ws = 'broken-recording';
   const dirs = await shipperDirs();
   await mkdir(join(dirs.runtimeDir, 'session.cast'), { recursive: true });
-  const shipper = await startShipper(shipperEnv(base, dirs, ws, { ...world.s3.env, RETRY_MAX_DELAY_MS: '300', RECORDING_SYNC_INTERVAL_MS: '100' }));
+  const shipper = await startShipper(shipperEnv(base, dirs, ws, { ...world.s3.shipperEnv, RETRY_MAX_DELAY_MS: '300', RECORDING_SYNC_INTERVAL_MS: '100' }));
   await waitFor(async () => (await metric(shipper, /ferry_shipper_file_errors_total\{pipeline="recording",code="EISDIR"\} (\d+)/)) >= 2, 'failed attempts at the folder');
   await writeFile(join(dirs.runtimeDir, 'command-log.jsonl'), line('commands', 'meanwhile'));
   await waitFor(async () => (await db.query('SELECT 1 FROM command_log WHERE workspace_id = $1', [ws])).rowCount === 1, 'commands ship meanwhile');

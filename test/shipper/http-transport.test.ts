@@ -24,7 +24,7 @@ async function receiver(answer: (req: Received, res: ServerResponse) => void) {
   srv.on('connection', () => connections++);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   atEnd(() => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }));
-  const transport = createHttpTransport({ baseUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, token: 'secret', timeoutMs: 500, connections: 1 });
+  const transport = createHttpTransport({ baseUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, token: () => 'secret', timeoutMs: 500, connections: 1 });
   atEnd(() => transport.close());
   return { transport, received, connections: () => connections };
 }

@@ -319,7 +319,7 @@ async function setup(batchEvents: number): Promise<{ model: Model; real: Real }>
     cast: join(dirs.runtimeDir, CAST),
     stateFile: join(dirs.stateDir, 'checkpoints.json'),
     env: shipperEnv(world.base, dirs, ws, {
-      ...world.s3.env, PIPELINES: `commands:${JSONL}:commands`, MAX_LINE_BYTES: String(MAX_LINE), COMMANDS_BATCH_MAX_EVENTS: String(batchEvents),
+      ...world.s3.shipperEnv, PIPELINES: `commands:${JSONL}:commands`, MAX_LINE_BYTES: String(MAX_LINE), COMMANDS_BATCH_MAX_EVENTS: String(batchEvents),
       RECORDING_SYNC_INTERVAL_MS: '200', RECORDING_IDLE_MS: '600000', CHECKPOINT_INTERVAL_MS: '100', RETRY_MAX_DELAY_MS: '300',
     }),
   };

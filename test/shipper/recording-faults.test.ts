@@ -15,8 +15,6 @@ import { primaryFinalKey } from '../../shared/recording-keys.js';
 import { s3FailureKind } from '../../shipper/record/s3-failures.js';
 import { startProxy } from '../chaos/proxy.js';
 import { atEnd } from '../helpers/cleanup.js';
-import { freshDatabase, queryPool } from '../helpers/database.js';
-import { startTestReceiver } from '../helpers/receiver.js';
 import { castEvents, castHeader, startRecordingWorld, type RecordingWorld } from '../helpers/recording.js';
 import { startShipper, type ShipperProcess } from '../helpers/shipper.js';
 import { waitFor } from '../helpers/wait.js';
@@ -58,12 +56,8 @@ describe('recording against an imperfect store', () => {
   it('a bucket that does not exist: a loud, counted configuration fault retried slowly while the JSONL files ship; recorded once the bucket exists', async () => {
     const ws = 'rec-no-bucket';
     const bucket = 'not-yet-there';
-    // A receiver of that bucket: a recording reference must name the receiver's own bucket.
-    const dbUrl = await freshDatabase();
-    const db = queryPool(dbUrl);
-    const receiver = await startTestReceiver(dbUrl, { recordingBucket: bucket, s3Endpoint: world.s3.endpoint, s3ForcePathStyle: true });
-    const { env, cast, dirs } = await world.recordingEnv(ws, { RECORDING_BUCKET: bucket, REFUSED_RETRY_DELAY_MS: '400', DASHBOARD_SERVICE_URL: receiver.url });
-    const lastSync = async () => Number((await db.query('SELECT last_sync_byte FROM recording_refs WHERE workspace_id = $1', [ws])).rows[0]?.last_sync_byte ?? -1);
+    // The receiver's bucket: the shipper reaches the store through it, and its S3 code comes along.
+    const { env, cast, dirs } = await world.recordingEnv(ws, { RECORDING_BUCKET: bucket, REFUSED_RETRY_DELAY_MS: '400' }, { recordingBucket: bucket });
     const text = castHeader() + castEvents(0, 200);
     await writeFile(cast, text);
     const shipper = await startShipper(env);
@@ -74,12 +68,12 @@ describe('recording against an imperfect store', () => {
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(390);
     expect(await metricsText(shipper)).toMatch(/ferry_shipper_recording_failures_total\{stage="list_uploads",kind="configuration"\} [3-9]/);
     await writeFile(join(dirs.runtimeDir, 'command-log.jsonl'), `${JSON.stringify({ command: 'meanwhile', exit_code: 0, timestamp: 1 })}\n`);
-    await waitFor(async () => (await db.query('SELECT 1 FROM command_log WHERE workspace_id = $1', [ws])).rowCount === 1, 'commands ship meanwhile');
+    await waitFor(async () => (await world.db.query('SELECT 1 FROM command_log WHERE workspace_id = $1', [ws])).rowCount === 1, 'commands ship meanwhile');
 
     const client = new S3Client({ region: 'us-east-1', endpoint: world.s3.endpoint, forcePathStyle: true });
     atEnd(() => client.destroy());
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
-    await waitFor(async () => (await lastSync()) === Buffer.byteLength(text), 'recorded once the bucket exists', 10_000);
+    await waitFor(async () => (await world.refs(ws))?.last_sync_byte === Buffer.byteLength(text), 'recorded once the bucket exists', 10_000);
     shipper.child.kill('SIGTERM');
     expect((await shipper.exited).code, shipper.output()).toBe(0);
     const store = await createObjectStore({ bucket, region: 'us-east-1', endpoint: world.s3.endpoint, forcePathStyle: true });
@@ -93,7 +87,8 @@ describe('recording against an imperfect store', () => {
     const ws = 'rec-slow-store';
     const proxy = await startProxy(() => [Number(new URL(world.s3.endpoint).port)]);
     atEnd(() => proxy.close());
-    const { env, cast } = await world.recordingEnv(ws, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${proxy.port}`, RECORDING_SYNC_INTERVAL_MS: '1000', RECORDING_IDLE_MS: '1000', DRAIN_TIMEOUT_MS: '4000' });
+    // The receiver presigns for the store behind the proxy: the shipper's PUTs go through it.
+    const { env, cast } = await world.recordingEnv(ws, { RECORDING_SYNC_INTERVAL_MS: '1000', RECORDING_IDLE_MS: '1000', DRAIN_TIMEOUT_MS: '4000' }, { s3Endpoint: `http://127.0.0.1:${proxy.port}` });
     await writeFile(cast, castHeader() + castEvents(0, 30_000, 200));
     const shipper = await startShipper(env);
     const synced = (await readFile(cast)).length;

@@ -227,7 +227,7 @@ describe('recording pipeline', () => {
 
   it('with object storage unreachable from the start, the sync age counts from the start and failures are counted', async () => {
     const ws = 'rec-never';
-    const { env, cast } = await recordingEnv(ws, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${await freePort()}` });
+    const { env, cast } = await recordingEnv(ws, {}, { s3Endpoint: `http://127.0.0.1:${await freePort()}` });
     await writeFile(cast, castHeader() + castEvents(0, 10));
     const shipper = await startShipper(env);
     const sample = async (name: string) => Number(new RegExp(`^ferry_shipper_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(await (await fetch(`${shipper.metricsUrl}/metrics`)).text())?.[1]);

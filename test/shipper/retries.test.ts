@@ -23,7 +23,7 @@ async function server(answer: (n: number, req: IncomingMessage, res: ServerRespo
 }
 
 function transport(url: string, refusedDelayMs = 60_000) {
-  const http = createHttpTransport({ baseUrl: url, token: 't', timeoutMs: 2_000, connections: 1 });
+  const http = createHttpTransport({ baseUrl: url, token: () => 't', timeoutMs: 2_000, connections: 1 });
   atEnd(() => http.close());
   return createRetryingTransport(http, { maxDelayMs: 2_000, refusedDelayMs });
 }

@@ -43,7 +43,7 @@ describe('one attempt', () => {
   }
 
   function send(url: string, o: Partial<TransportOptions> = {}): Promise<Delivery> {
-    const transport = createHttpTransport({ baseUrl: url, token: 't', timeoutMs: 2_000, connections: 1, ...o });
+    const transport = createHttpTransport({ baseUrl: url, token: () => 't', timeoutMs: 2_000, connections: 1, ...o });
     atEnd(() => transport.close());
     return transport.send(post);
   }
@@ -100,7 +100,7 @@ describe('one attempt', () => {
 
   it('is retried after the slow, refused delay, not the network backoff', async () => {
     const url = await server(await issue(dir, 'retried', otherCa));
-    const http = createHttpTransport({ baseUrl: url, token: 't', timeoutMs: 2_000, connections: 1, ca: trustedCAs(ca.certFile) });
+    const http = createHttpTransport({ baseUrl: url, token: () => 't', timeoutMs: 2_000, connections: 1, ca: trustedCAs(ca.certFile) });
     atEnd(() => http.close());
     const failed: Array<FailedAttempt & { at: number }> = [];
     const abort = new AbortController();

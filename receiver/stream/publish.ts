@@ -7,6 +7,7 @@
 
 import type pg from 'pg';
 import type { BatchStream } from '../../shared/wire.js';
+import type { SqlStep } from '../db/batch.js';
 import { isoTime, lastCommandOf, STATUS_JSON } from '../db/json-sql.js';
 
 /** An event larger than this (JSON bytes) loses its detail fields and says `truncated`. */
@@ -50,10 +51,16 @@ export interface BatchCount {
   newest?: string;
 }
 
-/** Writes the batch's events; call it last in the transaction that stored the batch, and `published()` after its commit. */
+/** The statement that writes the batch's events (none for an empty batch): the last of the transaction that stored the batch; `published()` after its commit. */
+export function publishStep(stream: BatchStream, counts: BatchCount[]): SqlStep | undefined {
+  if (counts.length === 0) return undefined;
+  const values: unknown[] = [counts.map((c) => c.workspaceId), counts.map((c) => c.stored), counts.map((c) => c.rejected)];
+  if (BOUNDED.has(stream)) values.push(counts.every((c) => c.newest !== undefined) ? counts.map((c) => c.newest!).sort()[0] : '-infinity');
+  return { sql: PUBLISH[stream], values };
+}
+
+/** Writes the batch's events, as the last statement of the transaction that stored the batch. */
 export async function publishBatch(client: pg.ClientBase, stream: BatchStream, counts: BatchCount[]): Promise<void> {
-  if (counts.length === 0) return;
-  const params: unknown[] = [counts.map((c) => c.workspaceId), counts.map((c) => c.stored), counts.map((c) => c.rejected)];
-  if (BOUNDED.has(stream)) params.push(counts.every((c) => c.newest !== undefined) ? counts.map((c) => c.newest!).sort()[0] : '-infinity');
-  await client.query(PUBLISH[stream], params);
+  const step = publishStep(stream, counts);
+  if (step) await client.query(step.sql, step.values);
 }

@@ -20,9 +20,8 @@ import type { IngestResult, LineStream } from '../../shared/wire.js';
 import { runBatch, type SqlStep, type Step, type StepResult } from '../db/batch.js';
 import { onConnection } from '../db/transaction.js';
 import { publishStep, type BatchCount } from '../stream/publish.js';
-import { copyChunks } from './copy-encode.js';
 import { foldStatus } from './fold-status.js';
-import type { LineOutcome } from './parse.js';
+import type { LineOutcome, ParsedLines } from './parse.js';
 import type { TableSpec } from './records.js';
 
 export interface StreamKey {
@@ -53,15 +52,14 @@ const INSERT_REJECTS = `
   SELECT w, $1, s, o, r, d, b, n
   FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[]) AS t(w, s, o, r, d, b, n)`;
 
-export interface StreamRequest {
+/** A request's lines, in order, each with its offset, and their rows (parse.ts). */
+export interface StreamRequest extends ParsedLines {
   key: StreamKey;
-  /** The request's lines, in order, each with its offset. */
-  lines: LineOutcome[];
   /** Offset just past the request's last byte. */
   endOffset: number;
 }
 
-type Planned = { kind: 'gap'; nextOffset: number } | { kind: 'fresh'; request: StreamRequest; fresh: LineOutcome[]; nextOffset: number };
+type Planned = { kind: 'gap'; nextOffset: number } | { kind: 'fresh'; request: StreamRequest; fresh: ParsedLines; nextOffset: number };
 
 /** Committed offsets, by streamId(). */
 type Offsets = Map<string, number>;
@@ -117,7 +115,7 @@ function plan(table: TableSpec, requests: StreamRequest[], keys: Map<string, Str
     if ((request.lines[0]?.offset ?? request.endOffset) > start) return { kind: 'gap', nextOffset: start };
     const nextOffset = Math.max(start, request.endOffset);
     committed.set(id, nextOffset);
-    return { kind: 'fresh', request, fresh: request.lines.filter((l) => l.offset! >= start), nextOffset };
+    return { kind: 'fresh', request, fresh: linesFrom(request, start), nextOffset };
   });
   const stored = planned.filter((p) => p.kind === 'fresh');
   const ids = [...keys.keys()];
@@ -126,12 +124,21 @@ function plan(table: TableSpec, requests: StreamRequest[], keys: Map<string, Str
     values: [ids.map((id) => keys.get(id)!.workspaceId), ids.map((id) => keys.get(id)!.stream), ids.map((id) => keys.get(id)!.sourceId), ids.map((id) => from.get(id)), ids.map((id) => committed.get(id))],
   };
   return {
-    steps: [advance, ...storeSteps(table, stored.map((p) => ({ sourceId: p.request.key.sourceId, lines: p.fresh })))],
+    steps: [advance, ...storeSteps(table, stored.map((p) => ({ sourceId: p.request.key.sourceId, ...p.fresh })))],
     answer: (results) => planned.map((p): StreamLoad => p.kind === 'gap' ? p : {
-      kind: 'loaded', fresh: p.fresh, copySeconds: copySeconds(results),
-      result: { ...counts(p.fresh), duplicates: p.request.lines.length - p.fresh.length, next_offset: p.nextOffset },
+      kind: 'loaded', fresh: p.fresh.lines, copySeconds: copySeconds(results),
+      result: { ...counts(p.fresh.lines), duplicates: p.request.lines.length - p.fresh.lines.length, next_offset: p.nextOffset },
     }),
   };
+}
+
+/** A request's lines at or past `offset` (a suffix: lines are in file order), and their rows. */
+function linesFrom(request: StreamRequest, offset: number): ParsedLines {
+  const first = request.lines.findIndex((l) => l.offset! >= offset);
+  if (first === 0) return request;
+  if (first === -1) return { lines: [], rows: request.rows.subarray(request.rows.length) };
+  const before = request.lines.slice(0, first).findLast((l) => l.rowEnd !== undefined);
+  return { lines: request.lines.slice(first), rows: request.rows.subarray(before?.rowEnd ?? 0) };
 }
 
 function lockStep(keys: StreamKey[]): SqlStep {
@@ -139,8 +146,9 @@ function lockStep(keys: StreamKey[]): SqlStep {
 }
 
 /** Loads lines that carry no offsets (Vector arrays): at-least-once, but all or nothing. */
-export async function loadUnordered(pool: pg.Pool, table: TableSpec, lines: LineOutcome[], deadlineMs = 0): Promise<Loaded> {
-  const steps = storeSteps(table, [{ sourceId: null, lines }]);
+export async function loadUnordered(pool: pg.Pool, table: TableSpec, parsed: ParsedLines, deadlineMs = 0): Promise<Loaded> {
+  const { lines } = parsed;
+  const steps = storeSteps(table, [{ sourceId: null, ...parsed }]);
   return onConnection(pool, async (client) => {
     const results = await runBatch(client, [BEGIN, ...steps, COMMIT]);
     return { fresh: lines, copySeconds: copySeconds(results), result: { ...counts(lines), duplicates: 0, next_offset: null } };
@@ -158,19 +166,18 @@ function copySeconds(results: StepResult[]): number {
   return i > 0 ? (results[i]!.doneAt - results[i - 1]!.doneAt) / 1000 : 0;
 }
 
-interface SourceLines {
+interface SourceLines extends ParsedLines {
   /** The file generation the lines came from; null for Vector arrays. */
   sourceId: string | null;
-  lines: LineOutcome[];
 }
 
 /** Status fold first: it locks the workspaces, so timeline ids follow fold order. */
 function storeSteps(table: TableSpec, sources: SourceLines[]): Step[] {
   const lines = sources.flatMap((s) => s.lines);
-  const rows = inIndexOrder(sources).filter((l) => l.row !== undefined).map((l) => l.row!);
+  const data = inIndexOrder(sources);
   const steps: Array<Step | undefined> = [
     foldStep(lines),
-    rows.length > 0 ? { copy: table.copySql, data: [...copyChunks(rows)] } : undefined,
+    data.length > 0 ? { copy: table.copySql, data } : undefined,
     rejectsStep(table.stream, sources),
     publishStep(table.stream, countsByWorkspace(lines)),
   ];
@@ -180,17 +187,25 @@ function storeSteps(table: TableSpec, sources: SourceLines[]): Step[] {
 const byWorkspace = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
 /**
- * The lines of a group by workspace, so the COPY walks the (workspace_id,
+ * The rows of a group by workspace, so the COPY walks the (workspace_id,
  * time) index once instead of jumping between workspaces. A native request
  * is one workspace's lines, so ordering the requests is enough; a Vector
- * array's lines are sorted themselves. Both sorts are stable: within a
+ * array's rows are sorted themselves. Both sorts are stable: within a
  * workspace the rows keep their file order, and so their ids (a file is
  * written in time order, so this is the index order too).
  */
-function inIndexOrder(sources: SourceLines[]): LineOutcome[] {
-  if (sources.length === 1 && sources[0]!.sourceId !== null) return sources[0]!.lines;
-  if (sources.every((s) => s.sourceId !== null)) return [...sources].sort(byWorkspace((s) => s.lines[0]?.workspaceId ?? '')).flatMap((s) => s.lines);
-  return sources.flatMap((s) => s.lines).sort(byWorkspace((l) => l.workspaceId));
+function inIndexOrder(sources: SourceLines[]): Buffer[] {
+  const ordered = sources.every((s) => s.sourceId !== null)
+    ? [...sources].sort(byWorkspace((s) => s.lines[0]?.workspaceId ?? '')).map((s) => s.rows)
+    : sources.map(rowsByWorkspace);
+  return ordered.filter((rows) => rows.length > 0);
+}
+
+function rowsByWorkspace({ lines, rows }: ParsedLines): Buffer {
+  const ranges: Array<{ workspaceId: string; from: number; to: number }> = [];
+  for (const l of lines) if (l.rowEnd !== undefined) ranges.push({ workspaceId: l.workspaceId, from: ranges.at(-1)?.to ?? 0, to: l.rowEnd });
+  if (ranges.every((r) => r.workspaceId === ranges[0]!.workspaceId)) return rows;
+  return Buffer.concat(ranges.sort(byWorkspace((r) => r.workspaceId)).map((r) => rows.subarray(r.from, r.to)));
 }
 
 function countsByWorkspace(lines: LineOutcome[]): BatchCount[] {

@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import { setImmediate } from 'node:timers/promises';
 import { RequestError, type RejectReason } from '../errors.js';
+import { createRowBytes, type RowBytes } from './copy-encode.js';
 import type { StatusEvent } from './fold-status.js';
 import { jsonShape } from './json-scan.js';
 import { MAX_JSON_DEPTH } from './json-value.js';
@@ -26,19 +27,31 @@ export interface LineOutcome {
   end: number | null;
   /** Workspace the line belongs to. */
   workspaceId: string;
-  row?: string;
+  /** Where the line's COPY row ends in its body's rows (ParsedLines); a row starts where the one before it ended. */
+  rowEnd?: number;
   /** The row's time (timestamp.ts's text). */
   time?: string;
   status?: StatusEvent;
   reject?: Reject;
 }
 
-/** What one line became, before it is placed: a row (with its status event, for state events) or a reject. */
-export type Judged = Pick<LineOutcome, 'row' | 'time' | 'status' | 'reject'>;
+/** A body's lines, and the COPY rows of those that became rows, back to back in line order. */
+export interface ParsedLines {
+  lines: LineOutcome[];
+  rows: Buffer;
+}
 
-/** An outcome with every field present, so all of a body's outcomes share one shape. */
-export function placed(offset: number | null, end: number | null, workspaceId: string, judged: Judged): LineOutcome {
-  return { offset, end, workspaceId, row: judged.row, time: judged.time, status: judged.status, reject: judged.reject };
+/** What one line became, before it is placed: a COPY row (with its status event, for state events) or a reject. */
+export type Judged = Pick<LineOutcome, 'time' | 'status' | 'reject'> & { row?: string };
+
+/** An outcome with every field present, so all of a body's outcomes share one shape; its row goes into `rows`. */
+export function placed(offset: number | null, end: number | null, workspaceId: string, judged: Judged, rows: RowBytes): LineOutcome {
+  return { offset, end, workspaceId, rowEnd: judged.row === undefined ? undefined : rows.add(judged.row), time: judged.time, status: judged.status, reject: judged.reject };
+}
+
+/** Room for a body's rows: its bytes, and per line the workspace id and a timestamp written out in full. */
+export function rowsEstimate(bodyBytes: number, lines: number, workspaceId: string): number {
+  return bodyBytes + lines * (Buffer.byteLength(workspaceId) + 32);
 }
 
 export interface ParseLimits {
@@ -67,8 +80,9 @@ function countLines(body: Buffer): number {
 /** Nesting deeper than allowed needs at least this many `[` and `{`. */
 const BRACKETS_TO_BE_TOO_DEEP = MAX_JSON_DEPTH + 2;
 
-/** Counts brackets with native searches, stopping at the threshold: most lines hold a handful. */
+/** Counts brackets with native searches, stopping at the threshold: most lines hold a handful, and a shorter line cannot hold enough. */
 function mayBeTooDeep(text: Buffer): boolean {
+  if (text.length < BRACKETS_TO_BE_TOO_DEEP) return false;
   let n = 0;
   for (let i = text.indexOf(0x5b); i !== -1 && n < BRACKETS_TO_BE_TOO_DEEP; i = text.indexOf(0x5b, i + 1)) n++;
   for (let i = text.indexOf(0x7b); i !== -1 && n < BRACKETS_TO_BE_TOO_DEEP; i = text.indexOf(0x7b, i + 1)) n++;
@@ -135,9 +149,11 @@ const LINES_PER_TURN = 1_000;
  * and meanwhile the COPY streams of other requests would stall, leaving
  * PostgreSQL idle.
  */
-export async function parseNdjson(body: Buffer, baseOffset: number, table: TableSpec, workspaceId: string, limits: ParseLimits): Promise<LineOutcome[]> {
-  assertLineCount(countLines(body), limits);
+export async function parseNdjson(body: Buffer, baseOffset: number, table: TableSpec, workspaceId: string, limits: ParseLimits): Promise<ParsedLines> {
+  const count = countLines(body);
+  assertLineCount(count, limits);
   const utf8Known = isUtf8(body);
+  const rows = createRowBytes(rowsEstimate(body.length, count, workspaceId));
   const out: LineOutcome[] = [];
   let start = 0;
   while (start < body.length) {
@@ -145,8 +161,8 @@ export async function parseNdjson(body: Buffer, baseOffset: number, table: Table
     const nl = body.indexOf(0x0a, start);
     const stop = nl === -1 ? body.length : nl;
     const next = nl === -1 ? body.length : nl + 1;
-    out.push(placed(baseOffset + start, baseOffset + next, workspaceId, judgeLine(body.subarray(start, stop), table, workspaceId, limits, utf8Known)));
+    out.push(placed(baseOffset + start, baseOffset + next, workspaceId, judgeLine(body.subarray(start, stop), table, workspaceId, limits, utf8Known), rows));
     start = next;
   }
-  return out;
+  return { lines: out, rows: rows.bytes() };
 }

@@ -36,8 +36,8 @@ async function ingestNative(ctx: RouteContext, limits: ParseLimits, stream: Line
   const sourceId = idHeader(headers, HEADERS.sourceId, true);
   const offset = offsetHeader(headers);
   const table = TABLES[stream];
-  const lines = await parseNdjson(body, offset, table, workspaceId, limits);
-  const loaded = await ctx.ingest.load(table, { key: { workspaceId, stream, sourceId }, lines, endOffset: offset + body.length });
+  const parsed = await parseNdjson(body, offset, table, workspaceId, limits);
+  const loaded = await ctx.ingest.load(table, { key: { workspaceId, stream, sourceId }, ...parsed, endOffset: offset + body.length });
   if (loaded.kind === 'gap') {
     ctx.events.onOffsetGap(stream, workspaceId, sourceId, loaded.nextOffset);
     throw new RequestError('offset_gap', `this stream is committed up to byte ${loaded.nextOffset}; resend from there`, { next_offset: loaded.nextOffset });
@@ -51,9 +51,9 @@ async function ingestNative(ctx: RouteContext, limits: ParseLimits, stream: Line
 async function ingestVector(ctx: RouteContext, limits: ParseLimits, stream: LineStream, grant: IngestGrant, headers: Headers, body: Buffer): Promise<IngestResult> {
   const fallback = idHeader(headers, HEADERS.workspaceId, false) ?? (grant.scope === 'workspace' ? grant.workspaceId : undefined);
   const table = TABLES[stream];
-  const lines = parseVectorArray(body, table, fallback, limits);
-  for (const ws of new Set(lines.map((l) => l.workspaceId))) assertMayWrite(grant, ws);
-  const loaded = await ctx.ingest.loadUnordered(table, lines);
+  const parsed = parseVectorArray(body, table, fallback, limits);
+  for (const ws of new Set(parsed.lines.map((l) => l.workspaceId))) assertMayWrite(grant, ws);
+  const loaded = await ctx.ingest.loadUnordered(table, parsed);
   ctx.events.onLoaded(stream, table.table, loaded);
   if (loaded.fresh.length > 0) ctx.hub.published();
   return loaded.result;

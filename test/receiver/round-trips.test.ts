@@ -44,8 +44,8 @@ const ndjson = (objects: object[]) => objects.map((o) => `${JSON.stringify(o)}\n
 
 async function request(stream: LineStream, workspaceId: string, body: string, offset = 0, sourceId = 'gen-1'): Promise<StreamRequest> {
   const bytes = Buffer.from(body);
-  const lines = await parseNdjson(bytes, offset, TABLES[stream], workspaceId, LIMITS);
-  return { key: { workspaceId, stream, sourceId }, lines, endOffset: offset + bytes.length };
+  const parsed = await parseNdjson(bytes, offset, TABLES[stream], workspaceId, LIMITS);
+  return { key: { workspaceId, stream, sourceId }, ...parsed, endOffset: offset + bytes.length };
 }
 
 const command = (name: string) => ({ command: name, exit_code: 0, timestamp: AT });

@@ -138,7 +138,8 @@ function linesFrom(request: StreamRequest, offset: number): ParsedLines {
   if (first === 0) return request;
   if (first === -1) return { lines: [], rows: request.rows.subarray(request.rows.length) };
   const before = request.lines.slice(0, first).findLast((l) => l.rowEnd !== undefined);
-  return { lines: request.lines.slice(first), rows: request.rows.subarray(before?.rowEnd ?? 0) };
+  // The request's oldest stays a bound: the rows before `first` are stored already.
+  return { lines: request.lines.slice(first), rows: request.rows.subarray(before?.rowEnd ?? 0), oldest: request.oldest };
 }
 
 function lockStep(keys: StreamKey[]): SqlStep {
@@ -179,7 +180,7 @@ function storeSteps(table: TableSpec, sources: SourceLines[]): Step[] {
     foldStep(lines),
     data.length > 0 ? { copy: table.copySql, data } : undefined,
     rejectsStep(table.stream, sources),
-    publishStep(table.stream, countsByWorkspace(lines)),
+    publishStep(table.stream, countsByWorkspace(lines), oldestOf(sources)),
   ];
   return steps.filter((s) => s !== undefined);
 }
@@ -214,10 +215,16 @@ function countsByWorkspace(lines: LineOutcome[]): BatchCount[] {
     const c = counts.get(line.workspaceId) ?? { workspaceId: line.workspaceId, stored: 0, rejected: 0 };
     if (line.reject) c.rejected++;
     else c.stored++;
-    if (line.time !== undefined && (c.newest === undefined || line.time > c.newest)) c.newest = line.time;
     counts.set(line.workspaceId, c);
   }
   return [...counts.values()];
+}
+
+/** A time every workspace of the group has a row at least as new as, once stored (ParsedLines.oldest). */
+function oldestOf(sources: SourceLines[]): string | undefined {
+  const stored = sources.filter((s) => s.lines.length > 0);
+  if (!stored.every((s) => s.oldest !== undefined)) return undefined;
+  return stored.map((s) => s.oldest!).sort()[0];
 }
 
 function foldStep(lines: LineOutcome[]): SqlStep | undefined {

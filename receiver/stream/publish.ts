@@ -17,9 +17,9 @@ const COMMAND_PREVIEW_CHARS = 500;
 
 /**
  * Per stream: the detail of workspace `t.w`, read after the batch's writes.
- * `$4` is a time no later than any row the batch stored for a workspace of
- * it, so the newest row is at least that new: the partitioned tables are
- * planned from there on, not over every partition.
+ * `$4` is a time every workspace of the batch has a row at least as new as,
+ * so its newest row is at least that new: the partitioned tables are planned
+ * from there on, not over every partition.
  */
 const DETAIL: Record<BatchStream, string> = {
   commands: `SELECT jsonb_build_object('last_command', ${lastCommandOf('t.w', COMMAND_PREVIEW_CHARS, '$4::timestamp')})`,
@@ -47,15 +47,18 @@ export interface BatchCount {
   workspaceId: string;
   stored: number;
   rejected: number;
-  /** The newest time among the rows stored for this workspace. */
-  newest?: string;
 }
 
-/** The statement that writes the batch's events (none for an empty batch): the last of the transaction that stored the batch; `published()` after its commit. */
-export function publishStep(stream: BatchStream, counts: BatchCount[]): SqlStep | undefined {
+/**
+ * The statement that writes the batch's events (none for an empty batch):
+ * the last of the transaction that stored the batch; `published()` after its
+ * commit. `since`: a time every workspace of the batch has a row at least as
+ * new as (unknown: all partitions are planned).
+ */
+export function publishStep(stream: BatchStream, counts: BatchCount[], since?: string): SqlStep | undefined {
   if (counts.length === 0) return undefined;
   const values: unknown[] = [counts.map((c) => c.workspaceId), counts.map((c) => c.stored), counts.map((c) => c.rejected)];
-  if (BOUNDED.has(stream)) values.push(counts.every((c) => c.newest !== undefined) ? counts.map((c) => c.newest!).sort()[0] : '-infinity');
+  if (BOUNDED.has(stream)) values.push(since ?? '-infinity');
   return { sql: PUBLISH[stream], values };
 }
 

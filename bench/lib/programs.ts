@@ -19,7 +19,7 @@ export const BENCH_TOKEN = 'bench-ingest-token';
 export const BENCH_READ_TOKEN = 'bench-read-token-0';
 
 /** The receiver's Node flags in the image and the Deployment, so the benchmarks measure what runs there. */
-export const RECEIVER_NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=320'];
+export const RECEIVER_NODE_FLAGS = ['--max-semi-space-size=16', '--initial-old-space-size=64', '--max-old-space-size=320'];
 
 export interface Program {
   child: ChildProcess;

@@ -35,6 +35,9 @@ export interface Loaded {
   /** The lines this request stored (rows and rejects), excluding duplicates. */
   fresh: LineOutcome[];
   copySeconds: number;
+  /** performance.now() when its transaction had a connection and was sent, and when its commit was answered. */
+  sentAt: number;
+  committedAt: number;
 }
 
 export type StreamLoad = ({ kind: 'loaded' } & Loaded) | { kind: 'gap'; nextOffset: number };
@@ -67,8 +70,8 @@ type Offsets = Map<string, number>;
 interface Plan {
   /** The statements that check and advance the offsets and store the lines. */
   steps: Step[];
-  /** Each request's answer, once the steps have committed. */
-  answer(results: StepResult[]): StreamLoad[];
+  /** Each request's answer, once the steps have committed; `sentAt` as in Loaded. */
+  answer(results: StepResult[], sentAt: number): StreamLoad[];
 }
 
 /**
@@ -81,14 +84,15 @@ export async function loadStreams(pool: pg.Pool, table: TableSpec, requests: Str
   const keys = new Map(requests.map((r) => [streamId(r.key), r.key]));
   const hoped = plan(table, requests, keys, startsOf(requests));
   return onConnection(pool, async (client) => {
+    const sentAt = performance.now();
     try {
-      return hoped.answer(await runBatch(client, [BEGIN, ...hoped.steps, COMMIT]));
+      return hoped.answer(await runBatch(client, [BEGIN, ...hoped.steps, COMMIT]), sentAt);
     } catch (err) {
       if ((err as { code?: unknown }).code !== OFFSETS_MOVED) throw err;
     }
     const locked = (await runBatch(client, [ROLLBACK, BEGIN, lockStep([...keys.values()])]))[2]!;
     const exact = plan(table, requests, keys, new Map(locked.rows.map((r) => [streamId({ workspaceId: r.workspace_id!, stream: r.stream as LineStream, sourceId: r.source_id! }), Number(r.next_offset)])));
-    return exact.answer(await runBatch(client, [...exact.steps, COMMIT]));
+    return exact.answer(await runBatch(client, [...exact.steps, COMMIT]), sentAt);
   }, deadlineMs);
 }
 
@@ -125,8 +129,8 @@ function plan(table: TableSpec, requests: StreamRequest[], keys: Map<string, Str
   };
   return {
     steps: [advance, ...storeSteps(table, stored.map((p) => ({ sourceId: p.request.key.sourceId, ...p.fresh })))],
-    answer: (results) => planned.map((p): StreamLoad => p.kind === 'gap' ? p : {
-      kind: 'loaded', fresh: p.fresh.lines, copySeconds: copySeconds(results),
+    answer: (results, sentAt) => planned.map((p): StreamLoad => p.kind === 'gap' ? p : {
+      kind: 'loaded', fresh: p.fresh.lines, copySeconds: copySeconds(results), sentAt, committedAt: performance.now(),
       result: { ...counts(p.fresh.lines), duplicates: p.request.lines.length - p.fresh.lines.length, next_offset: p.nextOffset },
     }),
   };
@@ -151,8 +155,9 @@ export async function loadUnordered(pool: pg.Pool, table: TableSpec, parsed: Par
   const { lines } = parsed;
   const steps = storeSteps(table, [{ sourceId: null, ...parsed }]);
   return onConnection(pool, async (client) => {
+    const sentAt = performance.now();
     const results = await runBatch(client, [BEGIN, ...steps, COMMIT]);
-    return { fresh: lines, copySeconds: copySeconds(results), result: { ...counts(lines), duplicates: 0, next_offset: null } };
+    return { fresh: lines, copySeconds: copySeconds(results), sentAt, committedAt: performance.now(), result: { ...counts(lines), duplicates: 0, next_offset: null } };
   }, deadlineMs);
 }
 

@@ -116,8 +116,8 @@ export const latency: Scenario = {
       printTable("ferry: where a line's time goes, hop by hop (the receiver's log and the harness's clock; clocks of two processes)", hopRows);
       const f = summary[0]!;
       const verdicts = [
-        { target: 'ferry p50 <= 10 ms', measured: `${f['p50 ms'].toFixed(1)} ms`, met: f['p50 ms'] <= 10 },
-        { target: 'ferry p99 <= 50 ms', measured: `${f['p99 ms'].toFixed(1)} ms`, met: f['p99 ms'] <= 50 },
+        { target: 'ferry p50 <= 5 ms', measured: `${f['p50 ms'].toFixed(1)} ms`, met: f['p50 ms'] <= 5 },
+        { target: 'ferry p99 <= 20 ms', measured: `${f['p99 ms'].toFixed(1)} ms`, met: f['p99 ms'] <= 20 },
         { target: 'ferry loses nothing', measured: `${f.lost} lost`, met: f.lost === 0 },
       ];
       printTable('targets', verdicts.map((v) => ({ ...v, met: v.met ? 'yes' : 'NO' })));

@@ -10,8 +10,17 @@ import type { Loaded } from './ingest/load.js';
 import type { Limit } from './limits/admission.js';
 import type { CertificateInfo } from './tls.js';
 
+/** performance.now() marks of an ingest request before its transaction (Loaded has the rest). */
+export interface RequestMarks {
+  /** Its first byte. */
+  received: number;
+  /** Its body read. */
+  read: number;
+  parsed: number;
+}
+
 export interface ReceiverEvents extends CredentialEvents {
-  onLoaded(stream: LineStream, table: string, loaded: Loaded): void;
+  onLoaded(stream: LineStream, table: string, loaded: Loaded, marks?: RequestMarks): void;
   /** An ingest transaction starts for this many requests. */
   onIngestGroup(requests: number): void;
   onBodyRead(stream: string, bytes: number): void;

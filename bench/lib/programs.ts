@@ -2,6 +2,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../dev/free-port.js';
 import { scrape, total } from './scrape.js';
@@ -19,7 +20,7 @@ export const BENCH_TOKEN = 'bench-ingest-token';
 export const BENCH_READ_TOKEN = 'bench-read-token-0';
 
 /** The receiver's Node flags in the image and the Deployment, so the benchmarks measure what runs there. */
-export const RECEIVER_NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=320'];
+export const RECEIVER_NODE_FLAGS = ['--max-semi-space-size=16', '--initial-old-space-size=64', '--max-old-space-size=320'];
 
 export interface Program {
   child: ChildProcess;
@@ -67,12 +68,14 @@ const KEEP_FOREVER = { COMMAND_LOG_RETENTION_DAYS: '0', STATE_TIMELINE_RETENTION
  * can push through, so the per-workspace rate limit is off unless `extra`
  * sets it (noisy-neighbour does).
  */
-export async function startReceiverProcess(databaseUrl: string, token: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Program> {
+export async function startReceiverProcess(databaseUrl: string, token: string, extra: Record<string, string> = {}, nodeArgs: string[] = [], onLog?: (line: Record<string, unknown>) => void): Promise<Program> {
   const port = await freePort();
   const child = spawn(process.execPath, [...RECEIVER_NODE_FLAGS, ...nodeArgs, RECEIVER_BIN], {
     env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', WORKSPACE_RATE_BYTES: '0', ...KEEP_FOREVER, ...extra },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', onLog ? 'pipe' : 'inherit', 'inherit'],
   });
+  // `onLog` takes the receiver's JSON log lines (with LOG_LEVEL=debug in `extra`, each request's hops).
+  if (onLog) createInterface({ input: child.stdout! }).on('line', (l) => onLog(JSON.parse(l) as Record<string, unknown>));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200 && child.exitCode === null; i++) {
     const res = await fetch(`${url}/readyz`).catch(() => undefined);

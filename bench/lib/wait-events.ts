@@ -6,8 +6,11 @@
 import type pg from 'pg';
 import { every } from './poll.js';
 
+/** The share of busy samples in which a connection waited inside a transaction for the program's next statement. */
+export const IDLE_IN_TRANSACTION = 'idle in transaction (the program works)';
+
 const QUERY = `
-  SELECT CASE WHEN state = 'idle in transaction' THEN 'idle in transaction (the program works)'
+  SELECT CASE WHEN state = 'idle in transaction' THEN '${IDLE_IN_TRANSACTION}'
               WHEN wait_event IS NULL THEN 'running'
               ELSE wait_event_type || ': ' || wait_event END AS what,
          count(*)::int AS n

@@ -19,7 +19,12 @@ function destroySocket(client: pg.PoolClient): void {
   (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, deadlineMs = 0): Promise<T> {
+/**
+ * Runs `work` on a pooled connection, within the deadline. `work` opens and
+ * commits its transaction itself (a batch sends BEGIN and COMMIT with its
+ * statements); whatever it leaves open when it fails is rolled back.
+ */
+export async function onConnection<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, deadlineMs = 0): Promise<T> {
   const client = await pool.connect();
   let timer: NodeJS.Timeout | undefined;
   const overdue = deadlineMs > 0 ? new Promise<never>((_, reject) => {
@@ -28,18 +33,13 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
       reject(new TransactionTimeout(deadlineMs));
     }, deadlineMs);
   }) : undefined;
-  const transaction = (async () => {
-    await client.query('BEGIN');
-    const out = await work(client);
-    await client.query('COMMIT');
-    return out;
-  })();
+  const working = (async () => work(client))();
   try {
-    const out = await (overdue ? Promise.race([transaction, overdue]) : transaction);
+    const out = await (overdue ? Promise.race([working, overdue]) : working);
     client.release();
     return out;
   } catch (err) {
-    transaction.catch(() => undefined);
+    working.catch(() => undefined);
     // On a connection that is gone, a ROLLBACK would only wait; closing it rolls back.
     if (!isDatabaseUnavailable(err)) await client.query('ROLLBACK').catch(() => undefined);
     client.release(true);
@@ -47,4 +47,13 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
   } finally {
     clearTimeout(timer);
   }
+}
+
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, deadlineMs = 0): Promise<T> {
+  return onConnection(pool, async (client) => {
+    await client.query('BEGIN');
+    const out = await work(client);
+    await client.query('COMMIT');
+    return out;
+  }, deadlineMs);
 }

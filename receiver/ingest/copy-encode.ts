@@ -3,14 +3,24 @@
 // every other character, multibyte UTF-8 included, is taken literally. U+0000
 // cannot be stored in PostgreSQL text at all, so callers reject it first.
 
-const SPECIAL = /[\\\n\r\t]/;
-const SPECIAL_ALL = /[\\\n\r\t]/g;
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
 export const COPY_NULL = '\\N';
 
+/**
+ * Native searches, one per character, rather than one regular expression: on
+ * a tutor call's 27 KB prompt the expression took 22 µs, the searches 3.
+ */
 export function copyText(value: string): string {
-  return SPECIAL.test(value) ? value.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : value;
+  const backslash = value.includes('\\');
+  const newline = value.includes('\n');
+  const cr = value.includes('\r');
+  const tab = value.includes('\t');
+  if (!backslash && !newline && !cr && !tab) return value;
+  // Backslashes first: the other escapes add some.
+  let out = backslash ? value.replaceAll('\\', '\\\\') : value;
+  if (newline) out = out.replaceAll('\n', '\\n');
+  if (cr) out = out.replaceAll('\r', '\\r');
+  if (tab) out = out.replaceAll('\t', '\\t');
+  return out;
 }
 
 export function copyNullableText(value: string | null): string {
@@ -22,12 +32,46 @@ export function copyRow(fields: readonly string[]): string {
   return fields.join('\t') + '\n';
 }
 
+/** COPY rows, back to back in one buffer, each written as soon as its line is judged. */
+export interface RowBytes {
+  /** Appends a row; returns where its bytes end. */
+  add(row: string): number;
+  /** The rows written, in order. */
+  bytes(): Buffer;
+}
+
+/**
+ * Rows written into one buffer as they are made, so that a row's string is
+ * garbage at once: kept until the commit, a row string (and the pieces it was
+ * concatenated from) cost several times its bytes in V8's heap, and moving it
+ * to the old generation was a fifth of ingest's CPU. `estimate` is the bytes
+ * expected; past it the buffer doubles.
+ */
+export function createRowBytes(estimate: number): RowBytes {
+  let buffer = Buffer.allocUnsafe(Math.max(estimate, 256));
+  let used = 0;
+  return {
+    add(row) {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit; the exact count only near the end.
+      if (used + row.length * 3 > buffer.length && used + Buffer.byteLength(row) > buffer.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(buffer.length * 2, used + Buffer.byteLength(row)));
+        buffer.copy(bigger, 0, 0, used);
+        buffer = bigger;
+      }
+      used += buffer.write(row, used);
+      return used;
+    },
+    bytes: () => buffer.subarray(0, used),
+  };
+}
+
 const COPY_CHUNK_BYTES = 1 << 16;
 
 /**
- * Rows as UTF-8 chunks of about 64 KiB for the COPY stream. Each row is
- * written into a fresh allocation: Buffer.from of a long concatenated string
- * cost ten times as much, most of it flattening the string.
+ * Rows as UTF-8 chunks of about 64 KiB for a COPY stream (the benchmarks'
+ * own loaders). Each row is written into a fresh allocation: Buffer.from of
+ * a long concatenated string cost ten times as much, most of it flattening
+ * the string.
  */
 export function* copyChunks(rows: Iterable<string>): Generator<Buffer> {
   let chunk = Buffer.allocUnsafe(COPY_CHUNK_BYTES);

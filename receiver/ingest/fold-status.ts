@@ -40,16 +40,16 @@ export function statusFields(eventType: string, stepId: string | null, data: Jso
   if (eventType === 'disconnected') f.connected = false;
   if (eventType === 'step_started' && stepId !== null) f.current_step = stepId;
   if (eventType === 'goss_result' && typeof data?.passed === 'boolean') f.last_goss_passed = data.passed;
-  const steps = eventType === 'step_completed' && stepId !== null ? [stepId] : [];
+  if (eventType === 'step_completed' && stepId !== null) f.steps_completed = [stepId];
   if (data) {
     // Snapshot fields are explicit, so they win over what the event type implies.
     if (typeof data.workshop_name === 'string') f.workshop_name = data.workshop_name;
     if (typeof data.current_step === 'string' || data.current_step === null) f.current_step = data.current_step;
     if (typeof data.connected === 'boolean') f.connected = data.connected;
     if (typeof data.last_goss_passed === 'boolean' || data.last_goss_passed === null) f.last_goss_passed = data.last_goss_passed;
-    if (Array.isArray(data.steps_completed)) steps.push(...data.steps_completed.filter((s): s is string => typeof s === 'string'));
+    const listed = Array.isArray(data.steps_completed) ? data.steps_completed.filter((s): s is string => typeof s === 'string') : [];
+    if (listed.length > 0) f.steps_completed = [...(f.steps_completed ?? []), ...listed];
   }
-  if (steps.length > 0) f.steps_completed = steps;
   return f;
 }
 

@@ -11,14 +11,14 @@
 import type pg from 'pg';
 import { isDatabaseUnavailable } from '../db/pool.js';
 import { loadStreams, loadUnordered, type Loaded, type StreamLoad, type StreamRequest } from './load.js';
-import type { LineOutcome } from './parse.js';
+import type { ParsedLines } from './parse.js';
 import type { TableSpec } from './records.js';
 
 export interface IngestQueue {
   /** Loads one request, alone or with others, and answers for it alone. */
   load(table: TableSpec, request: StreamRequest): Promise<StreamLoad>;
   /** Loads lines without offsets (Vector arrays) in a slot of their own. */
-  loadUnordered(table: TableSpec, lines: LineOutcome[]): Promise<Loaded>;
+  loadUnordered(table: TableSpec, parsed: ParsedLines): Promise<Loaded>;
   /** Answers every waiting request with `err` (the database is gone: waiting would only hold their memory). */
   abandon(err: unknown): void;
 }
@@ -34,7 +34,7 @@ export interface IngestQueueOptions {
 
 type Work =
   | { kind: 'stream'; table: TableSpec; request: StreamRequest; resolve(load: StreamLoad): void; reject(err: unknown): void }
-  | { kind: 'unordered'; table: TableSpec; lines: LineOutcome[]; resolve(load: Loaded): void; reject(err: unknown): void };
+  | { kind: 'unordered'; table: TableSpec; parsed: ParsedLines; resolve(load: Loaded): void; reject(err: unknown): void };
 type Waiting = Extract<Work, { kind: 'stream' }>;
 
 export function createIngestQueue(pool: pg.Pool, o: IngestQueueOptions): IngestQueue {
@@ -46,7 +46,7 @@ export function createIngestQueue(pool: pg.Pool, o: IngestQueueOptions): IngestQ
       running++;
       const first = waiting.shift()!;
       const done = first.kind === 'unordered'
-        ? loadUnordered(pool, first.table, first.lines, o.deadlineMs).then(first.resolve, first.reject)
+        ? loadUnordered(pool, first.table, first.parsed, o.deadlineMs).then(first.resolve, first.reject)
         : run(takeGroup(first, waiting, o.groupLines));
       void done.finally(() => {
         running--;
@@ -74,8 +74,8 @@ export function createIngestQueue(pool: pg.Pool, o: IngestQueueOptions): IngestQ
       waiting.push({ kind: 'stream', table, request, resolve, reject });
       pump();
     }),
-    loadUnordered: (table, lines) => new Promise((resolve, reject) => {
-      waiting.push({ kind: 'unordered', table, lines, resolve, reject });
+    loadUnordered: (table, parsed) => new Promise((resolve, reject) => {
+      waiting.push({ kind: 'unordered', table, parsed, resolve, reject });
       pump();
     }),
     abandon(err) {

@@ -27,6 +27,10 @@ function numberProblem(n: number, where: string): ValueProblem | undefined {
 
 /** Walks a JSON value without recursion, so hostile nesting cannot overflow our stack either. */
 export function jsonValueProblem(root: unknown, where: string): ValueProblem | undefined {
+  // Most values are a string or a number: no stacks for them.
+  if (typeof root === 'string') return stringProblem(root, where);
+  if (typeof root === 'number') return numberProblem(root, where);
+  if (typeof root !== 'object' || root === null) return undefined;
   // Two plain stacks, not one of pairs: a 2M-element array is 2M pushes.
   const values: unknown[] = [root];
   const depths: number[] = [1];

@@ -1,21 +1,27 @@
 // load: one transaction for a group of requests to one table (ingest-queue.ts
 // forms the groups). For native streams the transaction locks each stream's
-// row in ingest_offsets, skips what is already committed, folds state events
-// into workspace_status, COPYs the rows, stores the rejects, publishes the
-// batch to the live stream and advances the offsets; it commits before any
+// row in ingest_offsets, checks it is where the plan starts, advances it,
+// folds state events into workspace_status, COPYs the rows, stores the
+// rejects and publishes the batch to the live stream; it commits before any
 // client hears "accepted". A retried or duplicated request therefore changes
 // nothing, and a crash anywhere loses nothing.
+//
+// The whole transaction is one round trip (db/batch.ts): everything is
+// planned and encoded before a connection is taken, on the assumption that
+// each stream is committed up to where its first request starts, which is so
+// unless a request is a resend, starts beyond the committed offset, or another
+// replica got there first. The statement that advances the offsets checks the
+// assumption under the row locks; when it fails, the transaction aborts before
+// the COPY runs and is done again in two round trips: lock and read the
+// offsets, then plan from them and store.
 
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import type { IngestResult, LineStream } from '../../shared/wire.js';
-import { inTransaction } from '../db/transaction.js';
-import { publishBatch, type BatchCount } from '../stream/publish.js';
-import { copyChunks } from './copy-encode.js';
+import { runBatch, type SqlStep, type Step, type StepResult } from '../db/batch.js';
+import { onConnection } from '../db/transaction.js';
+import { publishStep, type BatchCount } from '../stream/publish.js';
 import { foldStatus } from './fold-status.js';
-import type { LineOutcome } from './parse.js';
+import type { LineOutcome, ParsedLines } from './parse.js';
 import type { TableSpec } from './records.js';
 
 export interface StreamKey {
@@ -29,31 +35,44 @@ export interface Loaded {
   /** The lines this request stored (rows and rejects), excluding duplicates. */
   fresh: LineOutcome[];
   copySeconds: number;
+  /** performance.now() when its transaction had a connection and was sent, and when its commit was answered. */
+  sentAt: number;
+  committedAt: number;
 }
 
 export type StreamLoad = ({ kind: 'loaded' } & Loaded) | { kind: 'gap'; nextOffset: number };
 
-const LOCK_STREAM = `
-  INSERT INTO ingest_offsets AS o (workspace_id, stream, source_id) VALUES ($1, $2, $3)
-  ON CONFLICT (workspace_id, stream, source_id) DO UPDATE SET next_offset = o.next_offset
-  RETURNING next_offset`;
-const ADVANCE_STREAM = `
-  UPDATE ingest_offsets SET next_offset = $4, updated_at = now() AT TIME ZONE 'utc'
-  WHERE workspace_id = $1 AND stream = $2 AND source_id = $3`;
+const BEGIN: SqlStep = { sql: 'BEGIN' };
+const COMMIT: SqlStep = { sql: 'COMMIT' };
+const ROLLBACK: SqlStep = { sql: 'ROLLBACK' };
+/** ferry_advance_offsets(): a stream was not where the plan started (migration 007). */
+const OFFSETS_MOVED = 'YF409';
+const LOCK_STREAMS = 'SELECT workspace_id, stream, source_id, next_offset FROM ferry_lock_offsets($1::text[], $2::text[], $3::text[])';
+const ADVANCE_STREAMS = 'SELECT ferry_advance_offsets($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])';
+const FOLD_STATUSES = 'SELECT ferry_fold_statuses($1::text[], $2::jsonb[])';
 const INSERT_REJECTS = `
   INSERT INTO ingest_rejects (workspace_id, stream, source_id, source_offset, reason, detail, raw, raw_length)
-  SELECT w, $1, $2, o, r, d, b, n
-  FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[]) AS t(w, o, r, d, b, n)`;
+  SELECT w, $1, s, o, r, d, b, n
+  FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[]) AS t(w, s, o, r, d, b, n)`;
 
-export interface StreamRequest {
+/** A request's lines, in order, each with its offset, and their rows (parse.ts). */
+export interface StreamRequest extends ParsedLines {
   key: StreamKey;
-  /** The request's lines, in order, each with its offset. */
-  lines: LineOutcome[];
   /** Offset just past the request's last byte. */
   endOffset: number;
 }
 
-type Planned = { kind: 'gap'; nextOffset: number } | { kind: 'fresh'; request: StreamRequest; fresh: LineOutcome[]; nextOffset: number };
+type Planned = { kind: 'gap'; nextOffset: number } | { kind: 'fresh'; request: StreamRequest; fresh: ParsedLines; nextOffset: number };
+
+/** Committed offsets, by streamId(). */
+type Offsets = Map<string, number>;
+
+interface Plan {
+  /** The statements that check and advance the offsets and store the lines. */
+  steps: Step[];
+  /** Each request's answer, once the steps have committed; `sentAt` as in Loaded. */
+  answer(results: StepResult[], sentAt: number): StreamLoad[];
+}
 
 /**
  * Loads requests for one table in one transaction, each exactly once. A
@@ -62,29 +81,18 @@ type Planned = { kind: 'gap'; nextOffset: number } | { kind: 'fresh'; request: S
  * stores nothing twice.
  */
 export async function loadStreams(pool: pg.Pool, table: TableSpec, requests: StreamRequest[], deadlineMs = 0): Promise<StreamLoad[]> {
-  return inTransaction(pool, async (client) => {
-    const locked = await lockStreams(client, requests.map((r) => r.key));
-    const committed = new Map(locked);
-    const planned = requests.map((request): Planned => {
-      const id = streamId(request.key);
-      const from = committed.get(id)!;
-      if ((request.lines[0]?.offset ?? request.endOffset) > from) return { kind: 'gap', nextOffset: from };
-      const nextOffset = Math.max(from, request.endOffset);
-      committed.set(id, nextOffset);
-      return { kind: 'fresh', request, fresh: request.lines.filter((l) => l.offset! >= from), nextOffset };
-    });
-    const stored = planned.filter((p) => p.kind === 'fresh');
-    const copySeconds = await store(client, table, stored.map((p) => ({ sourceId: p.request.key.sourceId, lines: p.fresh })));
-    for (const request of requests) {
-      const id = streamId(request.key);
-      if (committed.get(id) === locked.get(id)) continue;
-      await client.query(ADVANCE_STREAM, [request.key.workspaceId, request.key.stream, request.key.sourceId, committed.get(id)]);
-      locked.set(id, committed.get(id)!);
+  const keys = new Map(requests.map((r) => [streamId(r.key), r.key]));
+  const hoped = plan(table, requests, keys, startsOf(requests));
+  return onConnection(pool, async (client) => {
+    const sentAt = performance.now();
+    try {
+      return hoped.answer(await runBatch(client, [BEGIN, ...hoped.steps, COMMIT]), sentAt);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== OFFSETS_MOVED) throw err;
     }
-    return planned.map((p): StreamLoad => p.kind === 'gap' ? p : {
-      kind: 'loaded', fresh: p.fresh, copySeconds,
-      result: { ...counts(p.fresh), duplicates: p.request.lines.length - p.fresh.length, next_offset: p.nextOffset },
-    });
+    const locked = (await runBatch(client, [ROLLBACK, BEGIN, lockStep([...keys.values()])]))[2]!;
+    const exact = plan(table, requests, keys, new Map(locked.rows.map((r) => [streamId({ workspaceId: r.workspace_id!, stream: r.stream as LineStream, sourceId: r.source_id! }), Number(r.next_offset)])));
+    return exact.answer(await runBatch(client, [...exact.steps, COMMIT]), sentAt);
   }, deadlineMs);
 }
 
@@ -92,23 +100,64 @@ function streamId(key: StreamKey): string {
   return JSON.stringify([key.workspaceId, key.stream, key.sourceId]);
 }
 
-/** Each stream's committed offset, its row locked; in one order, so that concurrent groups cannot deadlock. */
-async function lockStreams(client: pg.PoolClient, keys: StreamKey[]): Promise<Map<string, number>> {
-  const byId = new Map(keys.map((k) => [streamId(k), k]));
-  const committed = new Map<string, number>();
-  for (const id of [...byId.keys()].sort()) {
-    const key = byId.get(id)!;
-    const { rows } = await client.query<{ next_offset: string }>(LOCK_STREAM, [key.workspaceId, key.stream, key.sourceId]);
-    committed.set(id, Number(rows[0]!.next_offset));
+/** Where each stream's first request starts. */
+function startsOf(requests: StreamRequest[]): Offsets {
+  const starts: Offsets = new Map();
+  for (const r of requests) {
+    const id = streamId(r.key);
+    if (!starts.has(id)) starts.set(id, r.lines[0]?.offset ?? r.endOffset);
   }
-  return committed;
+  return starts;
+}
+
+/** The group's requests from the offsets `from`: which lines each stores, and the statements that do it. */
+function plan(table: TableSpec, requests: StreamRequest[], keys: Map<string, StreamKey>, from: Offsets): Plan {
+  const committed = new Map(from);
+  const planned = requests.map((request): Planned => {
+    const id = streamId(request.key);
+    const start = committed.get(id)!;
+    if ((request.lines[0]?.offset ?? request.endOffset) > start) return { kind: 'gap', nextOffset: start };
+    const nextOffset = Math.max(start, request.endOffset);
+    committed.set(id, nextOffset);
+    return { kind: 'fresh', request, fresh: linesFrom(request, start), nextOffset };
+  });
+  const stored = planned.filter((p) => p.kind === 'fresh');
+  const ids = [...keys.keys()];
+  const advance: SqlStep = {
+    sql: ADVANCE_STREAMS,
+    values: [ids.map((id) => keys.get(id)!.workspaceId), ids.map((id) => keys.get(id)!.stream), ids.map((id) => keys.get(id)!.sourceId), ids.map((id) => from.get(id)), ids.map((id) => committed.get(id))],
+  };
+  return {
+    steps: [advance, ...storeSteps(table, stored.map((p) => ({ sourceId: p.request.key.sourceId, ...p.fresh })))],
+    answer: (results, sentAt) => planned.map((p): StreamLoad => p.kind === 'gap' ? p : {
+      kind: 'loaded', fresh: p.fresh.lines, copySeconds: copySeconds(results), sentAt, committedAt: performance.now(),
+      result: { ...counts(p.fresh.lines), duplicates: p.request.lines.length - p.fresh.lines.length, next_offset: p.nextOffset },
+    }),
+  };
+}
+
+/** A request's lines at or past `offset` (a suffix: lines are in file order), and their rows. */
+function linesFrom(request: StreamRequest, offset: number): ParsedLines {
+  const first = request.lines.findIndex((l) => l.offset! >= offset);
+  if (first === 0) return request;
+  if (first === -1) return { lines: [], rows: request.rows.subarray(request.rows.length) };
+  const before = request.lines.slice(0, first).findLast((l) => l.rowEnd !== undefined);
+  // The request's oldest stays a bound: the rows before `first` are stored already.
+  return { lines: request.lines.slice(first), rows: request.rows.subarray(before?.rowEnd ?? 0), oldest: request.oldest };
+}
+
+function lockStep(keys: StreamKey[]): SqlStep {
+  return { sql: LOCK_STREAMS, values: [keys.map((k) => k.workspaceId), keys.map((k) => k.stream), keys.map((k) => k.sourceId)] };
 }
 
 /** Loads lines that carry no offsets (Vector arrays): at-least-once, but all or nothing. */
-export async function loadUnordered(pool: pg.Pool, table: TableSpec, lines: LineOutcome[], deadlineMs = 0): Promise<Loaded> {
-  return inTransaction(pool, async (client) => {
-    const copySeconds = await store(client, table, [{ sourceId: null, lines }]);
-    return { fresh: lines, copySeconds, result: { ...counts(lines), duplicates: 0, next_offset: null } };
+export async function loadUnordered(pool: pg.Pool, table: TableSpec, parsed: ParsedLines, deadlineMs = 0): Promise<Loaded> {
+  const { lines } = parsed;
+  const steps = storeSteps(table, [{ sourceId: null, ...parsed }]);
+  return onConnection(pool, async (client) => {
+    const sentAt = performance.now();
+    const results = await runBatch(client, [BEGIN, ...steps, COMMIT]);
+    return { fresh: lines, copySeconds: copySeconds(results), sentAt, committedAt: performance.now(), result: { ...counts(lines), duplicates: 0, next_offset: null } };
   }, deadlineMs);
 }
 
@@ -117,39 +166,52 @@ function counts(lines: LineOutcome[]): { accepted: number; rejected: number } {
   return { accepted: lines.length - rejected, rejected };
 }
 
-interface SourceLines {
+/** PostgreSQL's time for the COPY: from the answer to the statement before it to its own. */
+function copySeconds(results: StepResult[]): number {
+  const i = results.findIndex((r) => r.command.startsWith('COPY'));
+  return i > 0 ? (results[i]!.doneAt - results[i - 1]!.doneAt) / 1000 : 0;
+}
+
+interface SourceLines extends ParsedLines {
   /** The file generation the lines came from; null for Vector arrays. */
   sourceId: string | null;
-  lines: LineOutcome[];
 }
 
 /** Status fold first: it locks the workspaces, so timeline ids follow fold order. */
-async function store(client: pg.PoolClient, table: TableSpec, sources: SourceLines[]): Promise<number> {
+function storeSteps(table: TableSpec, sources: SourceLines[]): Step[] {
   const lines = sources.flatMap((s) => s.lines);
-  await foldIntoStatus(client, lines);
-  const started = performance.now();
-  const rows = inIndexOrder(sources).filter((l) => l.row !== undefined).map((l) => l.row!);
-  if (rows.length > 0) await pipeline(Readable.from(copyChunks(rows)), client.query(copyFrom(table.copySql)));
-  const copySeconds = (performance.now() - started) / 1000;
-  for (const source of sources) await insertRejects(client, table.stream, source.sourceId, source.lines.filter((l) => l.reject));
-  await publishBatch(client, table.stream, countsByWorkspace(lines));
-  return copySeconds;
+  const data = inIndexOrder(sources);
+  const steps: Array<Step | undefined> = [
+    foldStep(lines),
+    data.length > 0 ? { copy: table.copySql, data } : undefined,
+    rejectsStep(table.stream, sources),
+    publishStep(table.stream, countsByWorkspace(lines), oldestOf(sources)),
+  ];
+  return steps.filter((s) => s !== undefined);
 }
 
 const byWorkspace = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
 /**
- * The lines of a group by workspace, so the COPY walks the (workspace_id,
+ * The rows of a group by workspace, so the COPY walks the (workspace_id,
  * time) index once instead of jumping between workspaces. A native request
  * is one workspace's lines, so ordering the requests is enough; a Vector
- * array's lines are sorted themselves. Both sorts are stable: within a
+ * array's rows are sorted themselves. Both sorts are stable: within a
  * workspace the rows keep their file order, and so their ids (a file is
  * written in time order, so this is the index order too).
  */
-function inIndexOrder(sources: SourceLines[]): LineOutcome[] {
-  if (sources.length === 1 && sources[0]!.sourceId !== null) return sources[0]!.lines;
-  if (sources.every((s) => s.sourceId !== null)) return [...sources].sort(byWorkspace((s) => s.lines[0]?.workspaceId ?? '')).flatMap((s) => s.lines);
-  return sources.flatMap((s) => s.lines).sort(byWorkspace((l) => l.workspaceId));
+function inIndexOrder(sources: SourceLines[]): Buffer[] {
+  const ordered = sources.every((s) => s.sourceId !== null)
+    ? [...sources].sort(byWorkspace((s) => s.lines[0]?.workspaceId ?? '')).map((s) => s.rows)
+    : sources.map(rowsByWorkspace);
+  return ordered.filter((rows) => rows.length > 0);
+}
+
+function rowsByWorkspace({ lines, rows }: ParsedLines): Buffer {
+  const ranges: Array<{ workspaceId: string; from: number; to: number }> = [];
+  for (const l of lines) if (l.rowEnd !== undefined) ranges.push({ workspaceId: l.workspaceId, from: ranges.at(-1)?.to ?? 0, to: l.rowEnd });
+  if (ranges.every((r) => r.workspaceId === ranges[0]!.workspaceId)) return rows;
+  return Buffer.concat(ranges.sort(byWorkspace((r) => r.workspaceId)).map((r) => rows.subarray(r.from, r.to)));
 }
 
 function countsByWorkspace(lines: LineOutcome[]): BatchCount[] {
@@ -158,13 +220,19 @@ function countsByWorkspace(lines: LineOutcome[]): BatchCount[] {
     const c = counts.get(line.workspaceId) ?? { workspaceId: line.workspaceId, stored: 0, rejected: 0 };
     if (line.reject) c.rejected++;
     else c.stored++;
-    if (line.time !== undefined && (c.newest === undefined || line.time > c.newest)) c.newest = line.time;
     counts.set(line.workspaceId, c);
   }
   return [...counts.values()];
 }
 
-async function foldIntoStatus(client: pg.PoolClient, lines: LineOutcome[]): Promise<void> {
+/** A time every workspace of the group has a row at least as new as, once stored (ParsedLines.oldest). */
+function oldestOf(sources: SourceLines[]): string | undefined {
+  const stored = sources.filter((s) => s.lines.length > 0);
+  if (!stored.every((s) => s.oldest !== undefined)) return undefined;
+  return stored.map((s) => s.oldest!).sort()[0];
+}
+
+function foldStep(lines: LineOutcome[]): SqlStep | undefined {
   const byWorkspace = new Map<string, LineOutcome[]>();
   for (const line of lines) {
     if (!line.status) continue;
@@ -172,11 +240,10 @@ async function foldIntoStatus(client: pg.PoolClient, lines: LineOutcome[]): Prom
     list.push(line);
     byWorkspace.set(line.workspaceId, list);
   }
-  // Sorted, so two requests touching the same workspaces lock them in one order.
-  for (const ws of [...byWorkspace.keys()].sort()) {
-    const patch = foldStatus(byWorkspace.get(ws)!.map((l) => l.status!));
-    await client.query('SELECT ferry_fold_status($1, $2::jsonb)', [ws, JSON.stringify(patch)]);
-  }
+  if (byWorkspace.size === 0) return undefined;
+  // Sorted, so two transactions touching the same workspaces lock them in one order.
+  const workspaces = [...byWorkspace.keys()].sort();
+  return { sql: FOLD_STATUSES, values: [workspaces, workspaces.map((ws) => JSON.stringify(foldStatus(byWorkspace.get(ws)!.map((l) => l.status!))))] };
 }
 
 /** PostgreSQL text cannot hold U+0000 or lone surrogates; details may quote the bad line. */
@@ -184,16 +251,20 @@ function storable(text: string): string {
   return text.replaceAll('\0', '\\u0000').toWellFormed();
 }
 
-async function insertRejects(client: pg.PoolClient, stream: LineStream, sourceId: string | null, lines: LineOutcome[]): Promise<void> {
-  if (lines.length === 0) return;
-  await client.query(INSERT_REJECTS, [
-    stream,
-    sourceId,
-    lines.map((l) => storable(l.workspaceId)),
-    lines.map((l) => l.offset),
-    lines.map((l) => l.reject!.reason),
-    lines.map((l) => storable(l.reject!.detail)),
-    lines.map((l) => l.reject!.raw),
-    lines.map((l) => l.reject!.rawLength),
-  ]);
+function rejectsStep(stream: LineStream, sources: SourceLines[]): SqlStep | undefined {
+  const lines = sources.flatMap((s) => s.lines.filter((l) => l.reject).map((l) => ({ sourceId: s.sourceId, line: l })));
+  if (lines.length === 0) return undefined;
+  return {
+    sql: INSERT_REJECTS,
+    values: [
+      stream,
+      lines.map((r) => storable(r.line.workspaceId)),
+      lines.map((r) => r.sourceId),
+      lines.map((r) => r.line.offset),
+      lines.map((r) => r.line.reject!.reason),
+      lines.map((r) => storable(r.line.reject!.detail)),
+      lines.map((r) => r.line.reject!.raw),
+      lines.map((r) => r.line.reject!.rawLength),
+    ],
+  };
 }

@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import { setImmediate } from 'node:timers/promises';
 import { RequestError, type RejectReason } from '../errors.js';
+import { createRowBytes } from './copy-encode.js';
 import type { StatusEvent } from './fold-status.js';
 import { jsonShape } from './json-scan.js';
 import { MAX_JSON_DEPTH } from './json-value.js';
@@ -19,6 +20,11 @@ export interface Reject {
   rawLength: number;
 }
 
+/**
+ * What became of one line. Kept until the line's transaction commits, so it
+ * holds little: the row itself is bytes in its body's rows, and its time is
+ * needed only as the body's oldest (ParsedLines).
+ */
 export interface LineOutcome {
   /** Byte offset of the line in its source file; null for Vector arrays. */
   offset: number | null;
@@ -26,19 +32,52 @@ export interface LineOutcome {
   end: number | null;
   /** Workspace the line belongs to. */
   workspaceId: string;
-  row?: string;
-  /** The row's time (timestamp.ts's text). */
-  time?: string;
+  /** Where the line's COPY row ends in its body's rows; a row starts where the one before it ended. */
+  rowEnd?: number;
   status?: StatusEvent;
   reject?: Reject;
 }
 
-/** What one line became, before it is placed: a row (with its status event, for state events) or a reject. */
-export type Judged = Pick<LineOutcome, 'row' | 'time' | 'status' | 'reject'>;
+/** A body's lines, and the COPY rows of those that became rows, back to back in line order. */
+export interface ParsedLines {
+  lines: LineOutcome[];
+  rows: Buffer;
+  /**
+   * The oldest time among the rows (timestamp.ts's text), so that every
+   * workspace of these lines has a row at least this new once they are
+   * stored; undefined when a workspace may have none (no rows, or rejects).
+   */
+  oldest?: string;
+}
 
-/** An outcome with every field present, so all of a body's outcomes share one shape. */
-export function placed(offset: number | null, end: number | null, workspaceId: string, judged: Judged): LineOutcome {
-  return { offset, end, workspaceId, row: judged.row, time: judged.time, status: judged.status, reject: judged.reject };
+/** What one line became, before it is placed: a COPY row with its time (and status event, for state events), or a reject. */
+export type Judged = Pick<LineOutcome, 'status' | 'reject'> & { row?: string; time?: string };
+
+export interface LinesBuilder {
+  add(offset: number | null, end: number | null, workspaceId: string, judged: Judged): void;
+  done(): ParsedLines;
+}
+
+/** A body's outcomes, each row written to the body's rows as it comes; `estimate` is rowsEstimate(). */
+export function linesBuilder(estimate: number): LinesBuilder {
+  const lines: LineOutcome[] = [];
+  const rows = createRowBytes(estimate);
+  let oldest: string | undefined;
+  let rejects = 0;
+  return {
+    add(offset, end, workspaceId, judged) {
+      if (judged.reject) rejects++;
+      if (judged.time !== undefined && (oldest === undefined || judged.time < oldest)) oldest = judged.time;
+      // Every field present, so all of a body's outcomes share one shape.
+      lines.push({ offset, end, workspaceId, rowEnd: judged.row === undefined ? undefined : rows.add(judged.row), status: judged.status, reject: judged.reject });
+    },
+    done: () => ({ lines, rows: rows.bytes(), oldest: rejects === 0 ? oldest : undefined }),
+  };
+}
+
+/** Room for a body's rows: its bytes, and per line the workspace id and a timestamp written out in full. */
+export function rowsEstimate(bodyBytes: number, lines: number, workspaceId: string): number {
+  return bodyBytes + lines * (Buffer.byteLength(workspaceId) + 32);
 }
 
 export interface ParseLimits {
@@ -67,8 +106,9 @@ function countLines(body: Buffer): number {
 /** Nesting deeper than allowed needs at least this many `[` and `{`. */
 const BRACKETS_TO_BE_TOO_DEEP = MAX_JSON_DEPTH + 2;
 
-/** Counts brackets with native searches, stopping at the threshold: most lines hold a handful. */
+/** Counts brackets with native searches, stopping at the threshold: most lines hold a handful, and a shorter line cannot hold enough. */
 function mayBeTooDeep(text: Buffer): boolean {
+  if (text.length < BRACKETS_TO_BE_TOO_DEEP) return false;
   let n = 0;
   for (let i = text.indexOf(0x5b); i !== -1 && n < BRACKETS_TO_BE_TOO_DEEP; i = text.indexOf(0x5b, i + 1)) n++;
   for (let i = text.indexOf(0x7b); i !== -1 && n < BRACKETS_TO_BE_TOO_DEEP; i = text.indexOf(0x7b, i + 1)) n++;
@@ -135,18 +175,19 @@ const LINES_PER_TURN = 1_000;
  * and meanwhile the COPY streams of other requests would stall, leaving
  * PostgreSQL idle.
  */
-export async function parseNdjson(body: Buffer, baseOffset: number, table: TableSpec, workspaceId: string, limits: ParseLimits): Promise<LineOutcome[]> {
-  assertLineCount(countLines(body), limits);
+export async function parseNdjson(body: Buffer, baseOffset: number, table: TableSpec, workspaceId: string, limits: ParseLimits): Promise<ParsedLines> {
+  const count = countLines(body);
+  assertLineCount(count, limits);
   const utf8Known = isUtf8(body);
-  const out: LineOutcome[] = [];
+  const out = linesBuilder(rowsEstimate(body.length, count, workspaceId));
   let start = 0;
-  while (start < body.length) {
-    if (out.length % LINES_PER_TURN === LINES_PER_TURN - 1) await setImmediate();
+  for (let n = 1; start < body.length; n++) {
+    if (n % LINES_PER_TURN === 0) await setImmediate();
     const nl = body.indexOf(0x0a, start);
     const stop = nl === -1 ? body.length : nl;
     const next = nl === -1 ? body.length : nl + 1;
-    out.push(placed(baseOffset + start, baseOffset + next, workspaceId, judgeLine(body.subarray(start, stop), table, workspaceId, limits, utf8Known)));
+    out.add(baseOffset + start, baseOffset + next, workspaceId, judgeLine(body.subarray(start, stop), table, workspaceId, limits, utf8Known));
     start = next;
   }
-  return out;
+  return out.done();
 }

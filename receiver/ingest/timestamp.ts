@@ -10,7 +10,7 @@ const MAX_EPOCH_SECONDS = 253_402_300_799; // 9999-12-31T23:59:59Z
 /** Returns the UTC timestamp text, or undefined when the value is not a timestamp we accept. */
 export function toUtcTimestamp(value: unknown): string | undefined {
   if (typeof value === 'number') return fromEpochSeconds(value);
-  if (typeof value === 'string') return fromIso(value.trim());
+  if (typeof value === 'string') return fromUsualIso(value) ?? fromIso(value.trim());
   return undefined;
 }
 
@@ -59,6 +59,32 @@ function hasClockAt(text: string, at: number): boolean {
   const c = text[at];
   if (c === 'T' || c === 't') return true;
   return c === ' ' && digitsAt(text, at + 1, 2) !== -1 && text[at + 3] === ':' && digitsAt(text, at + 4, 2) !== -1;
+}
+
+const FRACTION_PADDING = ['000000', '00000', '0000', '000', '00', '0', ''];
+
+/**
+ * The forms nearly every writer uses (`toISOString()`, Python's
+ * `isoformat()`): `YYYY-MM-DDTHH:MM:SS`, a fraction of 1-6 digits or none,
+ * then `Z`, `+00:00` or nothing. Already UTC, so checked in place and
+ * rewritten in three pieces: the general path below cost 1.8 µs a line, a
+ * sixth of ingest's CPU on state events. Anything else is left to it.
+ */
+function fromUsualIso(text: string): string | undefined {
+  if (text.length < 19 || text[4] !== '-' || text[7] !== '-' || (text[10] !== 'T' && text[10] !== ' ') || text[13] !== ':' || text[16] !== ':') return undefined;
+  const year = digitsAt(text, 0, 4), month = digitsAt(text, 5, 2), day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2), minute = digitsAt(text, 14, 2), second = digitsAt(text, 17, 2);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour === -1 || hour > 23 || minute === -1 || minute > 59 || second === -1 || second > 59) return undefined;
+  let end = 19;
+  if (text[19] === '.') {
+    while (isDigitAt(text, end + 1)) end++;
+    if (end === 19 || end > 25) return undefined;
+    end++;
+  }
+  const zone = text.length - end;
+  if (zone !== 0 && !(zone === 1 && text[end] === 'Z') && !(zone === 6 && text.endsWith('+00:00'))) return undefined;
+  // Joined, not concatenated: one flat string of 26 characters, where a concatenation is a tree of pieces 3 times its size (a state event keeps its time until the commit).
+  return [text.slice(0, 10), ' ', text.slice(11, 19), '.', end === 19 ? '' : text.slice(20, end), FRACTION_PADDING[Math.max(0, end - 20)]].join('');
 }
 
 function fromIso(text: string): string | undefined {

@@ -8,7 +8,7 @@
 import { isValidId } from '../../shared/wire.js';
 import { RequestError, type RejectReason } from '../errors.js';
 import { MAX_JSON_DEPTH } from './json-value.js';
-import { assertLineCount, judgeLine, judgeValue, placed, tooDeep, type LineOutcome, type ParseLimits } from './parse.js';
+import { assertLineCount, judgeLine, judgeValue, linesBuilder, rowsEstimate, tooDeep, type Judged, type ParsedLines, type ParseLimits } from './parse.js';
 import { jsonShape, parseCostEstimate } from './json-scan.js';
 import type { TableSpec } from './records.js';
 
@@ -36,7 +36,7 @@ const SMALL_BODY_BYTES = 64 * 1024;
  * `defaultWorkspace` is where events that name none go: the X-Workspace-Id
  * header, or the workspace of a per-workspace token.
  */
-export function parseVectorArray(body: Buffer, table: TableSpec, defaultWorkspace: string | undefined, limits: ParseLimits): LineOutcome[] {
+export function parseVectorArray(body: Buffer, table: TableSpec, defaultWorkspace: string | undefined, limits: ParseLimits): ParsedLines {
   const shape = jsonShape(body);
   if (shape.depth > MAX_BODY_DEPTH) throw new RequestError('bad_body', `the body is nested deeper than ${MAX_BODY_DEPTH} levels`);
   assertLineCount(shape.topLevelCommas + 1, limits);
@@ -51,25 +51,30 @@ export function parseVectorArray(body: Buffer, table: TableSpec, defaultWorkspac
   }
   if (!Array.isArray(events)) throw new RequestError('bad_body', 'a JSON body must be an array of events (Vector format)');
 
-  return events.map((event, index): LineOutcome => {
-    const source = Buffer.from(JSON.stringify(event) ?? 'null');
-    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-      return placed(null, null, defaultWorkspace ?? '', judgeValue(event, source, table, '', limits));
-    }
-    const rejected = (reason: RejectReason, detail: string): LineOutcome => placed(null, null, defaultWorkspace ?? '', {
-      reject: { reason, detail: `event ${index}: ${detail}`, raw: source.subarray(0, limits.rejectRawBytes), rawLength: source.length },
-    });
-    const { workspace_id: ws, ...fields } = event as Json;
-    const workspaceId = ws === undefined || ws === null || ws === '' ? defaultWorkspace : ws;
-    if (workspaceId === undefined) return rejected('missing_field', 'workspace_id is required (in the event or X-Workspace-Id)');
-    if (typeof workspaceId !== 'string' || !isValidId(workspaceId)) return rejected('wrong_type', 'workspace_id must be 1-253 printable characters');
-    if (isVectorEnvelope(fields)) {
-      const message = fields.message as string;
-      if (!message.isWellFormed()) return rejected('invalid_unicode', 'message holds a lone surrogate');
-      return placed(null, null, workspaceId, judgeLine(Buffer.from(message), table, workspaceId, limits));
-    }
-    // As deep a line is rejected, ignored fields included, so is an event.
-    if (tooDeep(source)) return rejected('too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels`);
-    return placed(null, null, workspaceId, judgeValue(fields, source, table, workspaceId, limits));
-  });
+  const out = linesBuilder(rowsEstimate(body.length, events.length, defaultWorkspace ?? ''));
+  events.forEach((event, index) => out.add(null, null, ...judgeEvent(event, index, table, defaultWorkspace, limits)));
+  return out.done();
+}
+
+/** The event's workspace, and what the event became. */
+function judgeEvent(event: unknown, index: number, table: TableSpec, defaultWorkspace: string | undefined, limits: ParseLimits): [string, Judged] {
+  const source = Buffer.from(JSON.stringify(event) ?? 'null');
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    return [defaultWorkspace ?? '', judgeValue(event, source, table, '', limits)];
+  }
+  const rejected = (reason: RejectReason, detail: string): [string, Judged] => [defaultWorkspace ?? '', {
+    reject: { reason, detail: `event ${index}: ${detail}`, raw: source.subarray(0, limits.rejectRawBytes), rawLength: source.length },
+  }];
+  const { workspace_id: ws, ...fields } = event as Json;
+  const workspaceId = ws === undefined || ws === null || ws === '' ? defaultWorkspace : ws;
+  if (workspaceId === undefined) return rejected('missing_field', 'workspace_id is required (in the event or X-Workspace-Id)');
+  if (typeof workspaceId !== 'string' || !isValidId(workspaceId)) return rejected('wrong_type', 'workspace_id must be 1-253 printable characters');
+  if (isVectorEnvelope(fields)) {
+    const message = fields.message as string;
+    if (!message.isWellFormed()) return rejected('invalid_unicode', 'message holds a lone surrogate');
+    return [workspaceId, judgeLine(Buffer.from(message), table, workspaceId, limits)];
+  }
+  // As deep a line is rejected, ignored fields included, so is an event.
+  if (tooDeep(source)) return rejected('too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels`);
+  return [workspaceId, judgeValue(fields, source, table, workspaceId, limits)];
 }

@@ -33,7 +33,7 @@ export function rejectRoutes(app: FastifyInstance, ctx: RouteContext): void {
       offset, end: offset + length, workspaceId,
       reject: { reason: 'line_too_long' as const, detail: `${length} bytes, over the shipper's line limit`, raw: prefix, rawLength: length },
     };
-    const loaded = await ctx.ingest.load(TABLES[stream], { key: { workspaceId, stream, sourceId }, lines: [line], endOffset: offset + length });
+    const loaded = await ctx.ingest.load(TABLES[stream], { key: { workspaceId, stream, sourceId }, lines: [line], rows: Buffer.alloc(0), endOffset: offset + length });
     if (loaded.kind === 'gap') {
       ctx.events.onOffsetGap(stream, workspaceId, sourceId, loaded.nextOffset);
       throw new RequestError('offset_gap', `this stream is committed up to byte ${loaded.nextOffset}`, { next_offset: loaded.nextOffset });

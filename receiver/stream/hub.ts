@@ -4,6 +4,7 @@
 // arrives with Last-Event-ID first catches up from the table on its own, then
 // joins the live fan-out at the hub's position.
 
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type pg from 'pg';
 import type { ReceiverEvents } from '../events.js';
@@ -50,7 +51,8 @@ export function createStreamHub(pool: pg.Pool, o: StreamOptions, hooks: StreamHo
   const timers: NodeJS.Timeout[] = [];
   const live = new Set<SseClient>();
   const all = new Set<SseClient>();
-  const notifier = createNotifier(pool, (err) => hooks.onStreamError('notify', err));
+  const self = randomBytes(8).toString('hex');
+  const notifier = createNotifier(pool, self, (err) => hooks.onStreamError('notify', err));
 
   function wake(): void {
     if (!started) return;
@@ -112,7 +114,7 @@ export function createStreamHub(pool: pg.Pool, o: StreamOptions, hooks: StreamHo
     async start() {
       position = await latestPosition(pool);
       started = true;
-      listener = listen(o.listenUrl, { onWake: wake, onError: (err) => hooks.onStreamError('listen', err) });
+      listener = listen(o.listenUrl, { self, onWake: wake, onError: (err) => hooks.onStreamError('listen', err) });
       timers.push(setInterval(() => { for (const c of all) c.heartbeat(); }, o.heartbeatMs));
       timers.push(setInterval(() => { if (live.size > 0) wake(); }, SAFETY_READ_MS));
       const pruneEvery = Math.min(60_000, (o.replaySeconds * 1000) / 4);

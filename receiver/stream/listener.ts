@@ -1,7 +1,8 @@
 // LISTEN on a connection of its own (a session: through PgBouncer in
 // transaction mode it must bypass the pooler, see STREAM_DATABASE_URL). Every
-// notification, and every reconnection (notifications sent while it was down
-// are gone), wakes the reader, which then reads from where it was.
+// other replica's notification, and every reconnection (notifications sent
+// while it was down are gone), wakes the reader, which then reads from where
+// it was.
 
 import pg from 'pg';
 import { STREAM_CHANNEL } from './notifier.js';
@@ -9,6 +10,8 @@ import { STREAM_CHANNEL } from './notifier.js';
 const RECONNECT_MS = { first: 250, max: 5_000 };
 
 export interface ListenerHooks {
+  /** Notifications with this payload are this replica's own: it woke when it sent them. */
+  self: string;
   onWake(): void;
   onError(err: unknown, attempt: number): void;
 }
@@ -27,7 +30,9 @@ export function listen(databaseUrl: string, hooks: ListenerHooks): Listener {
     retry = undefined;
     const c = new pg.Client({ connectionString: databaseUrl, application_name: 'ferry-receiver-stream' });
     client = c;
-    c.on('notification', () => hooks.onWake());
+    c.on('notification', (n) => {
+      if (n.payload !== hooks.self) hooks.onWake();
+    });
     c.on('error', (err) => lost(c, err));
     c.on('end', () => lost(c, new Error('LISTEN connection ended')));
     try {

@@ -7,6 +7,7 @@
 
 import type pg from 'pg';
 import type { BatchStream } from '../../shared/wire.js';
+import type { SqlStep } from '../db/batch.js';
 import { isoTime, lastCommandOf, STATUS_JSON } from '../db/json-sql.js';
 
 /** An event larger than this (JSON bytes) loses its detail fields and says `truncated`. */
@@ -16,9 +17,9 @@ const COMMAND_PREVIEW_CHARS = 500;
 
 /**
  * Per stream: the detail of workspace `t.w`, read after the batch's writes.
- * `$4` is a time no later than any row the batch stored for a workspace of
- * it, so the newest row is at least that new: the partitioned tables are
- * planned from there on, not over every partition.
+ * `$4` is a time every workspace of the batch has a row at least as new as,
+ * so its newest row is at least that new: the partitioned tables are planned
+ * from there on, not over every partition.
  */
 const DETAIL: Record<BatchStream, string> = {
   commands: `SELECT jsonb_build_object('last_command', ${lastCommandOf('t.w', COMMAND_PREVIEW_CHARS, '$4::timestamp')})`,
@@ -46,14 +47,23 @@ export interface BatchCount {
   workspaceId: string;
   stored: number;
   rejected: number;
-  /** The newest time among the rows stored for this workspace. */
-  newest?: string;
 }
 
-/** Writes the batch's events; call it last in the transaction that stored the batch, and `published()` after its commit. */
+/**
+ * The statement that writes the batch's events (none for an empty batch):
+ * the last of the transaction that stored the batch; `published()` after its
+ * commit. `since`: a time every workspace of the batch has a row at least as
+ * new as (unknown: all partitions are planned).
+ */
+export function publishStep(stream: BatchStream, counts: BatchCount[], since?: string): SqlStep | undefined {
+  if (counts.length === 0) return undefined;
+  const values: unknown[] = [counts.map((c) => c.workspaceId), counts.map((c) => c.stored), counts.map((c) => c.rejected)];
+  if (BOUNDED.has(stream)) values.push(since ?? '-infinity');
+  return { sql: PUBLISH[stream], values };
+}
+
+/** Writes the batch's events, as the last statement of the transaction that stored the batch. */
 export async function publishBatch(client: pg.ClientBase, stream: BatchStream, counts: BatchCount[]): Promise<void> {
-  if (counts.length === 0) return;
-  const params: unknown[] = [counts.map((c) => c.workspaceId), counts.map((c) => c.stored), counts.map((c) => c.rejected)];
-  if (BOUNDED.has(stream)) params.push(counts.every((c) => c.newest !== undefined) ? counts.map((c) => c.newest!).sort()[0] : '-infinity');
-  await client.query(PUBLISH[stream], params);
+  const step = publishStep(stream, counts);
+  if (step) await client.query(step.sql, step.values);
 }

@@ -58,9 +58,9 @@ export interface RunAs {
   gid: number;
 }
 
-/** Starts a long-running program; killed when the file's tests end if still alive. */
-export function start(bin: string, args: string[], env: Record<string, string | undefined>, as?: RunAs): Running {
-  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...as });
+/** Starts a long-running program (with Node flags `nodeArgs`); killed when the file's tests end if still alive. */
+export function start(bin: string, args: string[], env: Record<string, string | undefined>, as?: RunAs, nodeArgs: readonly string[] = []): Running {
+  const child = spawn(process.execPath, [...nodeArgs, bin, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...as });
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
   let stdout = '';

@@ -14,13 +14,12 @@ export interface ReceiverProcess extends Running {
 }
 
 export async function startReceiverProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<ReceiverProcess> {
+  // The flags the image runs it with (on the command line: NODE_OPTIONS refuses some): its memory is measured as it will be in the pod.
   const running = start(RECEIVER_BIN, [], {
     DATABASE_URL: databaseUrl, INGEST_TOKEN, INGEST_TOKEN_SECRET: TOKEN_SECRET, READ_TOKEN,
     HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info',
-    // The flags the image runs it with: its memory is measured as it will be in the pod.
-    NODE_OPTIONS: RECEIVER_NODE_FLAGS.join(' '),
     ...KEEP_FOREVER_ENV, ...env,
-  });
+  }, undefined, RECEIVER_NODE_FLAGS);
   const url = await readyUrl(running);
   return {
     ...running,

@@ -33,8 +33,8 @@ function commands(...names: string[]): string {
 
 async function request(workspaceId: string, body: string, offset = 0): Promise<StreamRequest> {
   const bytes = Buffer.from(body);
-  const lines = await parseNdjson(bytes, offset, TABLES.commands, workspaceId, LIMITS);
-  return { key: { workspaceId, stream: 'commands', sourceId: 'gen-1' }, lines, endOffset: offset + bytes.length };
+  const parsed = await parseNdjson(bytes, offset, TABLES.commands, workspaceId, LIMITS);
+  return { key: { workspaceId, stream: 'commands', sourceId: 'gen-1' }, ...parsed, endOffset: offset + bytes.length };
 }
 
 /** The first request takes the free slot; the others arrive while it runs. */
@@ -101,7 +101,8 @@ describe('the ingest queue', () => {
   it('retries a failed group one request at a time, so that one bad request fails alone', async () => {
     groups.length = 0;
     const bad = await request('f-bad', commands('will not fit'));
-    bad.lines[0]!.row = 'f-bad\tcommand\tnot-a-number\t2026-11-23 10:00:00\n'; // PostgreSQL refuses it in COPY
+    bad.rows = Buffer.from('f-bad\tcommand\tnot-a-number\t2026-11-23 10:00:00\n'); // PostgreSQL refuses it in COPY
+    bad.lines[0]!.rowEnd = bad.rows.length;
     const requests = [await request('f-a', commands('first')), await request('f-b', commands('grouped')), bad, await request('f-c', commands('also grouped'))];
     const settled = await Promise.allSettled(requests.map((r) => queue.load(TABLES.commands, r)));
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);

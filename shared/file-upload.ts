@@ -10,6 +10,9 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand,
   type CompletedPart, type S3Client,
 } from '@aws-sdk/client-s3';
+import { SOURCE_CHANGED, SourceError, type PositionalSource } from './positional-source.js';
+
+export { SOURCE_CHANGED, SourceError, type PositionalSource };
 
 export const PART_SIZE = 5 * 1024 * 1024;
 /** Parts in flight at once, each with its own buffer. */
@@ -17,29 +20,10 @@ const PARTS_IN_FLIGHT = 2;
 /** How long a failed or cancelled upload waits for the store to drop its parts. */
 const ABORT_WAIT_MS = 2_000;
 
-/** Where the bytes come from: positional reads, as a file handle does them. */
-export interface PositionalSource {
-  read(into: Buffer, length: number, position: number): Promise<number>;
-}
-
 export interface MultipartEvents {
   onMultipartStarted(key: string): void;
   /** `left_open`: the upload failed and the store would not abort it (it lacks the call, or was unreachable). */
   onMultipartFinished(key: string, outcome: 'completed' | 'aborted' | 'left_open'): void;
-}
-
-/** Code of a SourceError for a file that changed under the upload: it ended before the range did, or its source says it was rewritten. */
-export const SOURCE_CHANGED = 'ECHANGED';
-
-/**
- * The file failed, not the store: a read error, or the file changed
- * (SOURCE_CHANGED). No retry of the upload can fix it; the caller looks at
- * the file again.
- */
-export class SourceError extends Error {
-  constructor(message: string, readonly code: string, options?: ErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** Bytes [start, start + size) of a file. */

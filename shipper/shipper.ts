@@ -3,14 +3,13 @@
 
 import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
-import { createRegistry } from '../shared/metrics.js';
+import { createProcessRegistry } from '../shared/metric-classes.js';
 import type { ShipperConfig } from './config.js';
 import { createShipperEvents } from './observe.js';
 import { startOpsServer } from './ops-server.js';
 import { createHttpTransport } from './ship/http-transport.js';
 import { createLinePipeline, type LinePipeline } from './ship/line-pipeline.js';
 import { createRetryingTransport } from './ship/retrying-transport.js';
-import { trustedCAs } from './ship/trust.js';
 import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.js';
 import { createWatcher } from './tail/watcher.js';
 import { createRecordingPipeline, type RecordingPipeline } from './record/recording-pipeline.js';
@@ -24,9 +23,9 @@ export interface RunningShipper {
 }
 
 export async function startShipper(config: ShipperConfig, log: Logger): Promise<RunningShipper> {
-  // First: an unreadable CA file is a configuration error (main.ts: exit 2).
-  const ca = config.tlsCaFile ? trustedCAs(config.tlsCaFile) : undefined;
-  const registry = createRegistry('ferry_shipper_');
+  // First: an unreadable CA file is a configuration error (main.ts: exit 2). TLS is loaded only then.
+  const ca = config.tlsCaFile ? (await import('./ship/trust.js')).trustedCAs(config.tlsCaFile) : undefined;
+  const registry = createProcessRegistry('ferry_shipper_');
   // The store is created below; the age gauge reads it through this holder.
   let checkpointAge = () => 0;
   const events = createShipperEvents(registry, log, () => checkpointAge());
@@ -41,7 +40,9 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
 
   const http = createHttpTransport({ baseUrl: config.receiverUrl, token: config.ingestToken, timeoutMs: config.requestTimeoutMs, connections: config.pipelines.length, ca });
   const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs });
-  const watcher = createWatcher(config.runtimeDir, config.pollIntervalMs, (err) => events.onWatchError(err));
+  const watcher = createWatcher(config.runtimeDir, {
+    pollMs: config.pollIntervalMs, safetyPollMs: config.safetyPollIntervalMs, onError: (err) => events.onWatchError(err), onUnannounced: (file) => events.onChangeUnannounced(file),
+  });
 
   const pipelines = config.pipelines.map((def) => createLinePipeline({
     def,
@@ -54,7 +55,6 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
     checkpoints,
     wakeup: watcher.subscribe(def.file),
     events,
-    identityCheckMs: config.pollIntervalMs,
     retryMaxDelayMs: config.retryMaxDelayMs,
   }));
 
@@ -71,6 +71,7 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
       transport,
       checkpoints,
       events,
+      wakeup: watcher.subscribe(config.recordingFile),
       syncIntervalMs: config.recordingSyncIntervalMs,
       idleMs: config.recordingIdleMs,
       retryMaxDelayMs: config.retryMaxDelayMs,

@@ -14,6 +14,7 @@ import { catchUp } from './scenarios/catch-up.js';
 import { crash } from './scenarios/crash.js';
 import { fleet } from './scenarios/fleet.js';
 import { growth } from './scenarios/growth.js';
+import { idle } from './scenarios/idle.js';
 import { ingest } from './scenarios/ingest.js';
 import { latency } from './scenarios/latency.js';
 import { noisyNeighbour } from './scenarios/noisy-neighbour.js';
@@ -22,7 +23,7 @@ import { recording } from './scenarios/recording.js';
 import { shipper } from './scenarios/shipper.js';
 import { stream } from './scenarios/stream.js';
 
-const SCENARIOS: Scenario[] = [ingest, shipper, catchUp, peer, latency, fleet, noisyNeighbour, stream, recording, crash, growth];
+const SCENARIOS: Scenario[] = [ingest, shipper, catchUp, peer, latency, fleet, noisyNeighbour, stream, recording, crash, growth, idle];
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 /** BENCH_LABEL=<name> keeps this run beside the plain one (<scenario>@<name>.json): a before/after in one report. */
 const label = process.env.BENCH_LABEL?.replace(/[^\w.-]/g, '_');

@@ -30,6 +30,8 @@ export interface ShipperEvents extends CredentialEvents {
   onCheckpointError(err: unknown): void;
   onCheckpointLoaded(status: string, detail?: string): void;
   onWatchError(err: unknown): void;
+  /** A poll found the file changed without a filesystem notification: it is polled every POLL_INTERVAL_MS from now on. */
+  onChangeUnannounced(file: string): void;
   onDrainStarted(signal: string, deadlineMs: number): void;
   onRecordingGeneration(generation: string, synced: number, reason: 'resumed' | 'truncated' | 'rewritten' | 'replaced'): void;
   onRecordingSegment(key: string, bytes: number, seconds: number): void;

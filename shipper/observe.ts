@@ -1,8 +1,8 @@
 // The production ShipperEvents: prom-client metrics and pino logs.
 
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/log.js';
-import { DURATION_BUCKETS } from '../shared/metrics.js';
+import { Counter, DURATION_BUCKETS, Gauge, Histogram } from '../shared/metric-classes.js';
 import type { ShipperEvents } from './events.js';
 import { s3FailureReason } from './record/s3-failures.js';
 
@@ -123,6 +123,9 @@ export function createShipperEvents(registry: Registry, log: Logger, checkpointA
     },
     onWatchError(err) {
       log.warn({ err: (err as Error).message }, 'filesystem notifications failed; polling');
+    },
+    onChangeUnannounced(file) {
+      log.warn({ file }, 'the file changed without a filesystem notification (a file system that sends none for it): polling it every POLL_INTERVAL_MS');
     },
     onDrainStarted(signal, deadlineMs) {
       log.info({ signal, deadline_ms: deadlineMs }, 'draining: shipping everything before exit');

@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
-import { createRegistry } from '../shared/metrics.js';
+import { createProcessRegistry } from '../shared/metric-classes.js';
 import type { ShipperConfig } from './config.js';
 import type { ShipperEvents } from './events.js';
 import { createShipperEvents } from './observe.js';
@@ -12,7 +12,6 @@ import { createHttpTransport } from './ship/http-transport.js';
 import { createLinePipeline, type LinePipeline } from './ship/line-pipeline.js';
 import { reportDrain } from './ship/drain-report.js';
 import { createRetryingTransport } from './ship/retrying-transport.js';
-import { trustedCAs } from './ship/trust.js';
 import { createCheckpointStore, loadCheckpoint } from './tail/checkpoint-store.js';
 import { createWatcher } from './tail/watcher.js';
 import { createReceiverStore, type ReceiverStore } from './record/receiver-store.js';
@@ -29,9 +28,9 @@ export interface RunningShipper {
 }
 
 export async function startShipper(config: ShipperConfig, log: Logger): Promise<RunningShipper> {
-  // First: an unreadable CA file is a configuration error (main.ts: exit 2).
-  const ca = config.tlsCaFile ? trustedCAs(config.tlsCaFile) : undefined;
-  const registry = createRegistry('ferry_shipper_');
+  // First: an unreadable CA file is a configuration error (main.ts: exit 2). TLS is loaded only then.
+  const ca = config.tlsCaFile ? (await import('./ship/trust.js')).trustedCAs(config.tlsCaFile) : undefined;
+  const registry = createProcessRegistry('ferry_shipper_');
   // The store is created below; the age gauge reads it through this holder.
   let checkpointAge = () => 0;
   const events = createShipperEvents(registry, log, () => checkpointAge());
@@ -51,7 +50,9 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
   const connections = config.pipelines.length + (config.recordingBucket ? 1 : 0);
   const http = createHttpTransport({ baseUrl: config.receiverUrl, token: () => token.current(), timeoutMs: config.requestTimeoutMs, connections, ca });
   const transport = createRetryingTransport(http, { maxDelayMs: config.retryMaxDelayMs, refusedDelayMs: config.refusedRetryDelayMs, onUnauthorized: () => token.reload() });
-  const watcher = createWatcher(config.runtimeDir, config.pollIntervalMs, (err) => events.onWatchError(err));
+  const watcher = createWatcher(config.runtimeDir, {
+    pollMs: config.pollIntervalMs, safetyPollMs: config.safetyPollIntervalMs, onError: (err) => events.onWatchError(err), onUnannounced: (file) => events.onChangeUnannounced(file),
+  });
 
   const pipelines = config.pipelines.map((def) => createLinePipeline({
     def,
@@ -64,7 +65,6 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
     checkpoints,
     wakeup: watcher.subscribe(def.file),
     events,
-    identityCheckMs: config.pollIntervalMs,
     retryMaxDelayMs: config.retryMaxDelayMs,
   }));
 
@@ -80,6 +80,7 @@ export async function startShipper(config: ShipperConfig, log: Logger): Promise<
       transport,
       checkpoints,
       events,
+      wakeup: watcher.subscribe(config.recordingFile),
       syncIntervalMs: config.recordingSyncIntervalMs,
       idleMs: config.recordingIdleMs,
       retryMaxDelayMs: config.retryMaxDelayMs,

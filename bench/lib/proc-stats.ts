@@ -112,3 +112,23 @@ export function sampleProcess(pid: number, everyMs = 100): Sampler {
 export function sampleProcessTree(rootPid: number, everyMs = 500): Sampler {
   return sampler(() => readTree(rootPid), everyMs);
 }
+
+/** Context switches of every thread of a process so far: how often it woke, whatever it did then. */
+export function contextSwitches(pid: number): number {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      for (const field of ['voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches']) n += Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return n;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSecondsOf(pid: number): number {
+  const f = statFields(pid);
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+}

@@ -10,7 +10,8 @@ import { scrape, total } from './scrape.js';
 export const DIST = fileURLToPath(new URL('../../', import.meta.url));
 /** BENCH_RECEIVER_BIN measures another build of the receiver (a before/after) with the same harness. */
 export const RECEIVER_BIN = process.env.BENCH_RECEIVER_BIN ?? `${DIST}receiver/main.js`;
-export const SHIPPER_BIN = `${DIST}shipper/main.js`;
+/** BENCH_SHIPPER_BIN measures another build of the shipper the same way. */
+export const SHIPPER_BIN = process.env.BENCH_SHIPPER_BIN ?? `${DIST}shipper/main.js`;
 export const NAIVE_RECEIVER_BIN = `${DIST}bench/naive-receiver.js`;
 export const DISCARD_RECEIVER_BIN = `${DIST}bench/discard-receiver.js`;
 export const NAIVE_SHIPPER_BIN = `${DIST}bench/naive-shipper.js`;
@@ -91,11 +92,20 @@ export async function startReceiverProcess(databaseUrl: string, token: string, e
   throw new Error('receiver did not become ready');
 }
 
+/** The shipper's Node flags in the workspace pods, so the benchmarks measure what runs there. */
+export const SHIPPER_NODE_FLAGS: string[] = [];
+
+/** How to run a program: another Node binary (Node 24 beside Node 20), extra Node flags (a profiler). */
+export interface RunWith {
+  node?: string;
+  nodeArgs?: string[];
+}
+
 /** ferry-shipper with the given environment; stdout/stderr go to the bench log. */
-export function startShipperProcess(env: Record<string, string>): ChildProcess {
+export function startShipperProcess(env: Record<string, string>, run: RunWith = {}): ChildProcess {
   // BENCH_SHIPPER_LOG=<file> keeps the shipper's JSON logs for a closer look.
   const log = process.env.BENCH_SHIPPER_LOG ? openSync(process.env.BENCH_SHIPPER_LOG, 'a') : 'ignore';
-  return spawn(process.execPath, [SHIPPER_BIN], {
+  return spawn(run.node ?? process.execPath, [...SHIPPER_NODE_FLAGS, ...(run.nodeArgs ?? []), SHIPPER_BIN], {
     env: { PATH: process.env.PATH, LOG_LEVEL: process.env.BENCH_SHIPPER_LOG ? 'debug' : 'warn', METRICS_HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
     stdio: ['ignore', log, 'inherit'],
   });

@@ -23,6 +23,7 @@ import type { CheckpointStore } from '../tail/checkpoint-store.js';
 import { fileErrorCode } from '../tail/file-errors.js';
 import { enterGeneration, generationEnded } from '../tail/generation.js';
 import { openSource, type SourceFile } from '../tail/source-file.js';
+import type { WakeReason, Wakeup } from '../tail/watcher.js';
 import { s3FailureKind } from './s3-failures.js';
 
 /** A segment holds at most this many bytes (more complete lines make more segments). */
@@ -56,6 +57,8 @@ export interface RecordingPipelineDeps {
   transport: RetryingTransport;
   checkpoints: CheckpointStore;
   events: ShipperEvents;
+  /** Wakes the pipeline when the file changes; between changes it sleeps. */
+  wakeup: Wakeup;
   syncIntervalMs: number;
   idleMs: number;
   retryMaxDelayMs: number;
@@ -306,19 +309,34 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
     wake = undefined;
   }
 
+  /** Until the file changes, or until the whole-file upload is due (the file has not grown for idleMs). */
+  function untilChanged(): Promise<WakeReason> {
+    const unfinalized = lastSize > 0 && position !== undefined && position.finalized?.size !== lastSize;
+    return d.wakeup.wait(unfinalized ? Math.max(0, lastGrowth + d.idleMs - performance.now()) : undefined);
+  }
+
   return {
     async run(signal) {
       let housekept = false;
       /** Attempts in a row that failed on the file (EACCES, EISDIR, EIO...). */
       let failures = 0;
+      /** Why the last wait ended, until the sync after it. */
+      let woke: WakeReason | undefined;
+      const onAbort = () => d.wakeup.wake();
+      signal.addEventListener('abort', onAbort, { once: true });
       while (!signal.aborted) {
         const closing = draining;
+        const why = woke;
+        woke = undefined;
         try {
           if (!housekept) await abortDangling(signal);
           housekept = true;
+          const grown = lastGrowth;
           await syncOnce(signal, closing);
           if (failures > 0) events.onFileRecovered('recording', d.path);
           failures = 0;
+          // The file had grown, and no notification said so.
+          if (why === 'poll' && lastGrowth !== grown) d.wakeup.changedUnannounced();
         } catch (err) {
           // A file truncated or rewritten during an upload: the next sync sees what it is now.
           if (err instanceof SourceError && err.code === SOURCE_CHANGED) continue;
@@ -332,14 +350,18 @@ export function createRecordingPipeline(d: RecordingPipelineDeps): RecordingPipe
           continue;
         }
         if (closing) break;
+        // At most one sync per interval, and none while the file does not change.
         if (!draining) await pause(d.syncIntervalMs, signal);
+        if (!draining) woke = await untilChanged();
       }
+      signal.removeEventListener('abort', onAbort);
       await source?.close().catch(() => undefined);
       return !signal.aborted && failures === 0;
     },
     drain() {
       draining = true;
       wake?.();
+      d.wakeup.wake();
     },
     unsyncedBytes: () => unsynced,
   };

@@ -4,9 +4,11 @@
 // Node's own client, not undici: undici parses HTTP with llhttp compiled to
 // WebAssembly, which cost the sidecar 21 MiB of peak RSS on Node 24 and 13 on
 // Node 20 (shipper bench); node:http's parser is the same llhttp, native.
+// Taken with process.getBuiltinModule, not imported: importing node:http as an
+// ES module reads every export of its namespace, and on Node 24 the lazy ones
+// (WebSocket...) load Node's bundled undici, http2 and worker_threads: 14 MiB
+// of RSS at rest. node:https (TLS) is loaded only for an https:// receiver.
 
-import http from 'node:http';
-import https from 'node:https';
 import { isCertificateError, isRetryableError, isRetryableStatus, retryAfterMs } from './is-retryable.js';
 
 export interface Outgoing {
@@ -85,11 +87,12 @@ function judge(a: Answer, answerKey: string | undefined): Delivery {
 }
 
 export function createHttpTransport(o: TransportOptions): HttpTransport {
-  const client = new URL(o.baseUrl).protocol === 'https:' ? https : http;
+  const https = new URL(o.baseUrl).protocol === 'https:' ? process.getBuiltinModule('node:https') : undefined;
+  const client = https ?? process.getBuiltinModule('node:http');
   // Verification is not optional: NODE_TLS_REJECT_UNAUTHORIZED=0 does not turn it off here.
-  const agent = client === https
+  const agent = https
     ? new https.Agent({ keepAlive: true, maxSockets: o.connections, ca: o.ca, rejectUnauthorized: true })
-    : new http.Agent({ keepAlive: true, maxSockets: o.connections });
+    : new client.Agent({ keepAlive: true, maxSockets: o.connections });
 
   /** One exchange; rejects with what failed, marked `answered` once the status line had arrived. */
   function exchange(out: Outgoing, signal: AbortSignal | undefined): Promise<Answer> {

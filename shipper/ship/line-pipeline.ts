@@ -11,7 +11,7 @@ import { fileErrorCode } from '../tail/file-errors.js';
 import { frameLines, readWindow, type FrameLimits } from '../tail/framer.js';
 import { enterGeneration, generationEnded } from '../tail/generation.js';
 import { openSource, type SourceFile } from '../tail/source-file.js';
-import type { Wakeup } from '../tail/watcher.js';
+import type { WakeReason, Wakeup } from '../tail/watcher.js';
 import { backoffDelayMs } from './backoff.js';
 import { committedOffset, committedSources } from './offsets-client.js';
 import { nativeRequest, vectorRequest, type BatchRef } from './request-body.js';
@@ -32,8 +32,6 @@ export interface LinePipelineDeps {
   checkpoints: CheckpointStore;
   wakeup: Wakeup;
   events: ShipperEvents;
-  /** How often, at most, the first line is re-read to notice a rewrite in place. */
-  identityCheckMs: number;
   /** Cap of the backoff between attempts at a file that cannot be read. */
   retryMaxDelayMs: number;
 }
@@ -62,15 +60,6 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   let lag = 0;
   let unshippedSince: number | undefined;
   let partialBytes = 0;
-  let identityCheckedAt = 0;
-
-  /** Bytes read are vouched for by the first line read after them; at the end of the file nothing is read, so a rewrite to a size not smaller is looked for once per interval. */
-  function firstLineDue(): boolean {
-    const now = performance.now();
-    if (now - identityCheckedAt < d.identityCheckMs) return false;
-    identityCheckedAt = now;
-    return true;
-  }
 
   function noteLag(bytes: number): void {
     lag = bytes;
@@ -82,7 +71,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   /** Waits `ms`, or less when the pipeline is drained or stopped. */
   async function pause(ms: number, signal: AbortSignal): Promise<void> {
     const until = performance.now() + ms;
-    while (!draining && !signal.aborted && performance.now() < until) await d.wakeup.wait();
+    while (!draining && !signal.aborted && performance.now() < until) await d.wakeup.wait(until - performance.now());
   }
 
   function advance(offset: number): void {
@@ -221,7 +210,9 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     const size = await source.size();
     // An over-long line cut below the point its scan reached is framed again from its start.
     if (tooLong && size < tooLong.scannedTo) tooLong = undefined;
-    const ended = await generationEnded(source, size, position.offset, firstLineDue());
+    // Bytes read are vouched for by the first line read after them (below); with nothing to read, a rewrite
+    // to a size not smaller shows only in the first line, looked at here, once per wake.
+    const ended = await generationEnded(source, size, position.offset, size <= (tooLong?.scannedTo ?? position.offset));
     if (ended) return leaveGeneration(ended);
     noteLag(size - position.offset);
     if (tooLong) return skipTooLong(size, signal);
@@ -252,9 +243,13 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
       signal.addEventListener('abort', onAbort, { once: true });
       /** Attempts in a row that failed on the file (EACCES, EISDIR, EIO...). */
       let failures = 0;
+      /** Why the last wait ended, until the step after it. */
+      let woke: WakeReason | undefined;
       try {
         while (!signal.aborted) {
           const closing = draining;
+          const why = woke;
+          woke = undefined;
           let next: Step;
           try {
             next = await step(signal);
@@ -270,9 +265,11 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
           }
           if (failures > 0) events.onFileRecovered(def.name, d.path);
           failures = 0;
+          // Something had changed, and no notification said so.
+          if (why === 'poll' && next === 'progress') d.wakeup.changedUnannounced();
           if (next === 'progress') continue;
           if (draining) break;
-          await d.wakeup.wait();
+          woke = await d.wakeup.wait();
         }
       } finally {
         signal.removeEventListener('abort', onAbort);

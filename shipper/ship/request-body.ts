@@ -2,11 +2,11 @@
 // headers) or, as an option, the JSON array Vector's http sink sent.
 
 import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
 import { ANSWER_KEYS, CONTENT_TYPES, HEADERS, PATHS, type LineStream } from '../../shared/wire.js';
 import type { Outgoing } from './http-transport.js';
 
-const gzip = promisify(gzipCb);
+/** zlib only with GZIP=true. */
+const gzip = (body: Buffer) => promisify(process.getBuiltinModule('node:zlib').gzip)(body);
 
 export interface BatchRef {
   stream: LineStream;

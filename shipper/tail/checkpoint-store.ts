@@ -126,11 +126,15 @@ export async function createCheckpointStore(dir: string, workspaceId: string, in
   return {
     get: (name) => files[name],
     set(name, position) {
+      const was = files[name];
+      // Nothing moved, nothing is written.
+      if (was && was.generation === position.generation && was.offset === position.offset && was.truncations === position.truncations) return;
       files[name] = { ...position };
       schedule();
     },
     getExtra: <T>(key: string) => extra[key] as T | undefined,
     setExtra(key, value) {
+      if (JSON.stringify(extra[key]) === JSON.stringify(value)) return;
       extra[key] = value;
       schedule();
     },

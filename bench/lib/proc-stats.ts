@@ -132,3 +132,12 @@ export function cpuSecondsOf(pid: number): number {
   const f = statFields(pid);
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
 }
+
+/**
+ * A process's resident memory by kind: anonymous (its own heap and stacks:
+ * what each process adds) and file-backed (mostly the node binary's code,
+ * one copy in the page cache for every process that runs the same file).
+ */
+export function residentParts(pid: number): { anonBytes: number; fileBytes: number } {
+  return { anonBytes: statusKb(pid, 'RssAnon'), fileBytes: statusKb(pid, 'RssFile') };
+}

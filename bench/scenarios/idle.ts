@@ -20,7 +20,7 @@ import { simulateWorkspace } from '../../dev/workspace-simulator.js';
 import { startBenchDb } from '../lib/bench-db.js';
 import { processCharts, type ChartedProcess } from '../lib/charts.js';
 import { busyIn } from '../lib/cpu-profile.js';
-import { contextSwitches, cpuSecondsOf, sampleProcess, type ProcSummary } from '../lib/proc-stats.js';
+import { contextSwitches, cpuSecondsOf, residentParts, sampleProcess, type ProcSummary } from '../lib/proc-stats.js';
 import { BENCH_TOKEN, SHIPPER_BIN, startReceiverProcess, startShipperProcess, stopChild, type Program } from '../lib/programs.js';
 import { scrape, total } from '../lib/scrape.js';
 import { sleep, until } from '../lib/poll.js';
@@ -56,6 +56,9 @@ interface Window {
   cpuSeconds: number;
   switches: number;
   rssMiB: number;
+  /** Of the RSS at the window's end: the process's own memory, and the files it maps (node's code, shared by every process of the same image on a node). */
+  anonMiB: number;
+  fileMiB: number;
   summary: ProcSummary;
 }
 
@@ -66,7 +69,10 @@ function watch(pid: number): () => Window {
   const sampler = sampleProcess(pid, 1000);
   return () => {
     const summary = sampler.stop();
+    const parts = residentParts(pid);
     return {
+      anonMiB: parts.anonBytes / MIB,
+      fileMiB: parts.fileBytes / MIB,
       seconds: (performance.now() - started) / 1000,
       cpuSeconds: cpuSecondsOf(pid) - cpu,
       switches: contextSwitches(pid) - switches,
@@ -189,10 +195,10 @@ export const idle: Scenario = {
 
     const measured = runs.filter((r) => !r.profile);
     const rows: Row[] = measured.flatMap((r): Row[] => [
-      { method: `bare node (${r.version}), idle`, 'CPU % of a core': pct(r.idle.bare), 'CPU ms': r.idle.bare.cpuSeconds * 1000, 'wakeups/s': r.idle.bare.switches / r.idle.bare.seconds, 'RSS MiB': r.idle.bare.rssMiB },
-      { method: `ferry-shipper (${r.version}), idle`, 'CPU % of a core': pct(r.idle.shipper), 'CPU ms': r.idle.shipper.cpuSeconds * 1000, 'wakeups/s': r.idle.shipper.switches / r.idle.shipper.seconds, 'RSS MiB': r.idle.shipper.rssMiB, 'checkpoint written': r.idle.checkpointWritten ? 'yes' : 'no' },
+      { method: `bare node (${r.version}), idle`, 'CPU % of a core': pct(r.idle.bare), 'CPU ms': r.idle.bare.cpuSeconds * 1000, 'wakeups/s': r.idle.bare.switches / r.idle.bare.seconds, 'RSS MiB': r.idle.bare.rssMiB, 'anon MiB': r.idle.bare.anonMiB, 'file MiB': r.idle.bare.fileMiB },
+      { method: `ferry-shipper (${r.version}), idle`, 'CPU % of a core': pct(r.idle.shipper), 'CPU ms': r.idle.shipper.cpuSeconds * 1000, 'wakeups/s': r.idle.shipper.switches / r.idle.shipper.seconds, 'RSS MiB': r.idle.shipper.rssMiB, 'anon MiB': r.idle.shipper.anonMiB, 'file MiB': r.idle.shipper.fileMiB, 'checkpoint written': r.idle.checkpointWritten ? 'yes' : 'no' },
       ...(r.active ? [<Row>{
-        method: `ferry-shipper (${r.version}), one workspace's pace`, 'CPU % of a core': pct(r.active.shipper), 'CPU ms': r.active.shipper.cpuSeconds * 1000, 'wakeups/s': r.active.shipper.switches / r.active.shipper.seconds, 'RSS MiB': r.active.shipper.rssMiB,
+        method: `ferry-shipper (${r.version}), one workspace's pace`, 'CPU % of a core': pct(r.active.shipper), 'CPU ms': r.active.shipper.cpuSeconds * 1000, 'wakeups/s': r.active.shipper.switches / r.active.shipper.seconds, 'RSS MiB': r.active.shipper.rssMiB, 'anon MiB': r.active.shipper.anonMiB, 'file MiB': r.active.shipper.fileMiB,
         lines: r.active.lines, 'CPU ms per line': (r.active.shipper.cpuSeconds * 1000) / Math.max(1, r.active.lines), 'recording KiB': r.active.castBytes / 1024,
       }] : []),
     ]);
@@ -200,11 +206,14 @@ export const idle: Scenario = {
 
     const pod = await podResources();
     const fleet: Row[] = measured.flatMap((r) => {
-      const row = (what: string, cores: number, bytes: number) => ({ what: `${what} (${r.version})`, 'cores for 1,000 pods': cores * FLEET, 'GiB for 1,000 pods': (bytes * FLEET) / 1024 ** 3 });
+      const row = (what: string, w: Window) => ({
+        what: `${what} (${r.version})`, 'cores for 1,000 pods': (pct(w) / 100) * FLEET, 'GiB for 1,000 pods': (w.rssMiB * FLEET) / 1024,
+        'GiB of their own (anon)': (w.anonMiB * FLEET) / 1024,
+      });
       return [
-        row('bare node, idle', pct(r.idle.bare) / 100, r.idle.bare.rssMiB * MIB),
-        row('ferry-shipper, idle', pct(r.idle.shipper) / 100, r.idle.shipper.rssMiB * MIB),
-        ...(r.active ? [row('ferry-shipper, one workspace\'s pace', pct(r.active.shipper) / 100, r.active.shipper.rssMiB * MIB)] : []),
+        row('bare node, idle', r.idle.bare),
+        row('ferry-shipper, idle', r.idle.shipper),
+        ...(r.active ? [row('ferry-shipper, one workspace\'s pace', r.active.shipper)] : []),
       ];
     });
     fleet.push({ what: 'requests (k8s/workspace)', 'cores for 1,000 pods': pod.requests.cpu * FLEET, 'GiB for 1,000 pods': (pod.requests.memory * FLEET) / 1024 ** 3 });
@@ -233,7 +242,7 @@ export const idle: Scenario = {
     });
     const notes = [
       `CPU is the process's own CPU seconds over the window (/proc/<pid>/stat, 10 ms ticks: over ${idleS} s one tick is ${(1 / idleS).toFixed(3)}% of a core); wakeups are the context switches of all its threads (/proc/<pid>/task/*/status).`,
-      'RSS is the largest sample (one a second) in the window: the memory at rest, not the high-water mark of the catch-up before it.',
+      'RSS is the largest sample (one a second) in the window: the memory at rest, not the high-water mark of the catch-up before it. anon and file split the RSS at the window\'s end (/proc/<pid>/status RssAnon, RssFile): file is mostly the node binary\'s code, one copy in the page cache for all the containers of one image on a Kubernetes node; anon is what each pod adds.',
       `The pace: dev/workspace-simulator.ts at ${COMMANDS_PER_SECOND} commands/s (exponential gaps), a state event with a fifth of the commands, a tutor call with 3%, and the recording growing with each command; lines are the JSONL lines written in the window.`,
       'The bill multiplies one pod\'s figures by 1,000; the requests and limits are read from k8s/workspace/classic/pod.yaml.',
       ...(profiled ? ['Profiled runs (node --cpu-prof) are separate processes: their CPU includes the profiler, so they are left out of the figures; only their profile is shown.'] : []),

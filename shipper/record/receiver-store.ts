@@ -8,8 +8,7 @@
 // arose: at the receiver (its answer carries the store's code), on the PUT,
 // or at the receiver itself (a refused token, no bucket configured there).
 
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent } from 'node:http';
 import { uploadFile, type PartTarget } from '../../shared/file-upload.js';
 import type { RecordingStore, StoredObject } from '../../shared/object-store.js';
 import {
@@ -55,10 +54,17 @@ export interface ReceiverStore extends RecordingStore {
 }
 
 export function createReceiverStore(d: ReceiverStoreDeps): ReceiverStore {
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true, maxSockets: PUT_CONNECTIONS }),
-    'https:': new https.Agent({ keepAlive: true, maxSockets: PUT_CONNECTIONS }),
-  };
+  const clients = new Map<string, { client: typeof import('node:http'); agent: Agent }>();
+  /** The store's client, loaded at its first PUT: not imported, see ship/http-transport.ts (node:http as an ES module costs 8 MiB of RSS on Node 24). */
+  function clientFor(protocol: string) {
+    let c = clients.get(protocol);
+    if (!c) {
+      const client = process.getBuiltinModule(protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http');
+      c = { client, agent: new client.Agent({ keepAlive: true, maxSockets: PUT_CONNECTIONS }) };
+      clients.set(protocol, c);
+    }
+    return c;
+  }
 
   /** One call to the receiver; its answer, or the failure as an S3-shaped error. */
   async function call<T>(out: Outgoing, signal?: AbortSignal): Promise<T> {
@@ -87,9 +93,9 @@ export function createReceiverStore(d: ReceiverStoreDeps): ReceiverStore {
   /** The presigned PUT, straight to the store; resolves with the ETag it answers. */
   function put(signed: PresignAnswer, body: Buffer, signal: AbortSignal | undefined): Promise<string> {
     const url = new URL(signed.url);
-    const client = url.protocol === 'https:' ? https : http;
+    const { client, agent } = clientFor(url.protocol);
     return new Promise((resolve, reject) => {
-      const req = client.request(url, { method: 'PUT', agent: agents[url.protocol as 'http:' | 'https:'], headers: { ...signed.headers, 'content-length': String(body.length) }, signal }, (res) => {
+      const req = client.request(url, { method: 'PUT', agent, headers: { ...signed.headers, 'content-length': String(body.length) }, signal }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -141,8 +147,7 @@ export function createReceiverStore(d: ReceiverStoreDeps): ReceiverStore {
     },
     abortUpload: (key, uploadId) => target.abortUpload(key, uploadId, AbortSignal.timeout(d.timeoutMs)),
     close() {
-      agents['http:'].destroy();
-      agents['https:'].destroy();
+      clients.forEach((c) => c.agent.destroy());
     },
   };
 }

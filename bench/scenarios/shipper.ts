@@ -4,12 +4,13 @@
 // batch sizes shows where the defaults come from.
 
 import { execFile } from 'node:child_process';
-import { open, symlink, mkdir } from 'node:fs/promises';
+import { open, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commandBacklog, type Backlog } from '../lib/backlog.js';
 import { barsFromRows, processCharts } from '../lib/charts.js';
 import { sampleProcess } from '../lib/proc-stats.js';
+import { placeFile } from '../lib/runtime-dir.js';
 import { BENCH_TOKEN, DISCARD_RECEIVER_BIN, startListening, startShipperProcess, stopChild } from '../lib/programs.js';
 import { MIB } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
@@ -37,7 +38,7 @@ async function shipOnce(ctx: ScenarioContext, backlog: Backlog, run: number, bat
   const receiver = await startListening(DISCARD_RECEIVER_BIN, {}, 'discard receiver listening');
   const dir = join(ctx.workDir, `run-${run}`);
   await mkdir(join(dir, 'runtime'), { recursive: true });
-  await symlink(backlog.path, join(dir, 'runtime', 'command-log.jsonl'));
+  await placeFile(backlog.path, join(dir, 'runtime', 'command-log.jsonl'));
   const started = performance.now();
   const shipper = startShipperProcess({
     WORKSPACE_ID: 'bench', DASHBOARD_SERVICE_URL: receiver.url, INGEST_TOKEN: BENCH_TOKEN, RUNTIME_DIR: join(dir, 'runtime'), STATE_DIR: join(dir, 'state'),

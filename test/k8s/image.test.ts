@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RECEIVER_NODE_FLAGS } from '../../bench/lib/programs.js';
+import { RECEIVER_NODE_FLAGS, SHIPPER_NODE_FLAGS } from '../../bench/lib/programs.js';
 import { PAGE_ASSETS } from '../../receiver/routes/page.js';
 import { atEnd } from '../helpers/cleanup.js';
 import { allContainers, podSpec } from './lib/pod.js';
@@ -158,4 +158,13 @@ it('runs the receiver with the same Node flags in the image, the Deployment and 
   expect(program(receiver.command!)).toBe('/app/dist/receiver/main.js');
   expect(nodeFlags(receiver.command!)).toEqual(RECEIVER_NODE_FLAGS);
   expect(nodeFlags(imageCmd())).toEqual(RECEIVER_NODE_FLAGS);
+});
+
+it('runs the shipper with the same Node flags in the workspace pods and the benchmarks', async () => {
+  for (const variant of ['workspace/classic', 'workspace/native']) {
+    const [pod] = (await render(variant)).filter((o) => o.kind === 'Pod');
+    const shipper = allContainers(podSpec(pod!)).find((c) => c.name === 'ferry-shipper')!;
+    expect(program(shipper.command!)).toBe('/app/dist/shipper/main.js');
+    expect(nodeFlags(shipper.command!), variant).toEqual(SHIPPER_NODE_FLAGS);
+  }
 });

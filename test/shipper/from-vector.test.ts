@@ -19,6 +19,7 @@ import { translate } from '../../shipper/from-vector/translate.js';
 import { atEnd } from '../helpers/cleanup.js';
 import { run, SHIPPER_BIN, type Exited } from '../helpers/process.js';
 import { schemaErrors, unknownFieldErrors } from '../k8s/lib/validate.js';
+import { SHIPPER_NODE_FLAGS } from '../../bench/lib/programs.js';
 
 const PLATFORM = fileURLToPath(new URL('../../docs/vector.toml', import.meta.url));
 const CLASSIC_POD = new URL('../../k8s/workspace/classic/pod.yaml', import.meta.url);
@@ -72,7 +73,7 @@ describe('ferry-shipper from-vector', () => {
     expect(spec.initContainers).toBeUndefined();
     const [shipper] = spec.containers;
     expect(shipper!.restartPolicy).toBeUndefined();
-    expect(shipper!.command).toEqual(['node', '/app/dist/shipper/main.js']);
+    expect(shipper!.command).toEqual(['node', ...SHIPPER_NODE_FLAGS, '/app/dist/shipper/main.js']);
     expect(shipper!.lifecycle).toEqual({ preStop: { exec: { command: ['node', '/app/dist/shipper/prestop.js'] } } });
     expect(shipper!.volumeMounts).toEqual([
       { name: 'runtime', mountPath: '/workshop/runtime', readOnly: true },

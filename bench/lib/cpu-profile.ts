@@ -9,6 +9,12 @@ interface ProfileNode {
   hitCount?: number;
 }
 
+/** A node's function: its name, where it is (relative to node_modules or dist), and a key for both. */
+function frameOf(n: ProfileNode): { key: string; fn: string; where: string } {
+  const where = n.callFrame.url ? `${n.callFrame.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${n.callFrame.lineNumber + 1}` : '';
+  return { key: `${n.callFrame.functionName}@${where}`, fn: n.callFrame.functionName || '(anonymous)', where };
+}
+
 export interface HotFunction {
   function: string;
   where: string;
@@ -22,9 +28,8 @@ export async function hottest(file: string, count = 15): Promise<HotFunction[]> 
   for (const n of profile.nodes) {
     const hits = n.hitCount ?? 0;
     if (hits === 0) continue;
-    const where = n.callFrame.url ? `${n.callFrame.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${n.callFrame.lineNumber + 1}` : '';
-    const key = `${n.callFrame.functionName}@${where}`;
-    const entry = self.get(key) ?? { fn: n.callFrame.functionName || '(anonymous)', where, hits: 0 };
+    const { key, fn, where } = frameOf(n);
+    const entry = self.get(key) ?? { fn, where, hits: 0 };
     entry.hits += hits;
     self.set(key, entry);
     all += hits;
@@ -58,9 +63,8 @@ export async function busyIn(file: string, fromEndS: number, toEndS: number, cou
     if (t < from || t >= to || n.callFrame.functionName === '(idle)') continue;
     // A sample stands for the time until the next one.
     const ms = (profile.timeDeltas[i + 1] ?? delta) / 1000;
-    const where = n.callFrame.url ? `${n.callFrame.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${n.callFrame.lineNumber + 1}` : '';
-    const key = `${n.callFrame.functionName}@${where}`;
-    const entry = self.get(key) ?? { function: n.callFrame.functionName || '(anonymous)', where, ms: 0 };
+    const { key, fn, where } = frameOf(n);
+    const entry = self.get(key) ?? { function: fn, where, ms: 0 };
     entry.ms += ms;
     self.set(key, entry);
     busyMs += ms;

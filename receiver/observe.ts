@@ -103,7 +103,8 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
       requestErrors.inc({ code });
       // A client that hung up is its own business: counted, not an error of ours.
       if (code === 'client_aborted') log.debug({ code, err: err instanceof Error ? err.message : String(err) }, 'client went away');
-      else if (status >= 500) log.error({ code, err: err instanceof Error ? err.message : String(err), stack: code === 'internal' && err instanceof Error ? err.stack : undefined }, 'request failed');
+      // Shedding load is the budget doing its job, like a 429: one error line per refused body would let a flood fill the logs.
+      else if (status >= 500 && code !== 'overloaded') log.error({ code, err: err instanceof Error ? err.message : String(err), stack: code === 'internal' && err instanceof Error ? err.stack : undefined }, 'request failed');
       else log.info({ code, err: err instanceof Error ? err.message : String(err) }, 'request refused');
     },
     onLimited(route, limit) {

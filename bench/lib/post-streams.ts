@@ -32,20 +32,28 @@ export function batchesOf(lines: string[], batchBytes: number): Batch[] {
   return batches;
 }
 
-/** Posts every stream's batches to `/ingest/commands`; throws unless every line is accepted. Returns the requests made. */
+/** Posts every stream's batches to `/ingest/commands`; throws unless every line is accepted. Returns the requests made, refused ones included. */
 export async function postCommandStreams(receiverUrl: string, token: string, streams: StreamBatches[]): Promise<number> {
   const agent = new Agent({ connections: streams.length });
   let requests = 0;
   try {
     await Promise.all(streams.map(async ({ workspaceId, sourceId, batches }) => {
       for (const batch of batches) {
-        const res = await request(`${receiverUrl}/ingest/commands`, {
-          method: 'POST', dispatcher: agent, body: batch.body,
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson', 'x-workspace-id': workspaceId, 'x-source-id': sourceId, 'x-source-offset': String(batch.offset) },
-        });
-        const answer = (await res.body.json()) as { accepted: number };
-        if (res.statusCode !== 200 || answer.accepted !== batch.lines) throw new Error(`ingest answered ${res.statusCode}: ${JSON.stringify(answer)}`);
-        requests++;
+        for (;;) {
+          const res = await request(`${receiverUrl}/ingest/commands`, {
+            method: 'POST', dispatcher: agent, body: batch.body,
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson', 'x-workspace-id': workspaceId, 'x-source-id': sourceId, 'x-source-offset': String(batch.offset) },
+          });
+          const answer = (await res.body.json()) as { accepted: number };
+          requests++;
+          // Refused before its body was read (memory budget, rate): a shipper waits as told and sends it again.
+          if (res.statusCode === 503 || res.statusCode === 429) {
+            await new Promise((r) => setTimeout(r, Number(res.headers['retry-after'] ?? 1) * 1000));
+            continue;
+          }
+          if (res.statusCode !== 200 || answer.accepted !== batch.lines) throw new Error(`ingest answered ${res.statusCode}: ${JSON.stringify(answer)}`);
+          break;
+        }
       }
     }));
   } finally {

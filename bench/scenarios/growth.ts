@@ -120,7 +120,9 @@ export const growth: Scenario = {
       // The first load of a run is slower everywhere (a cold receiver, cold caches): one goes first, unmeasured.
       const warmUp = targets.find((t) => t.fill === 'empty')!;
       ctx.progress('warm-up: one ferry load, not measured');
-      const warm = await startReceiverProcess(warmUp.url, BENCH_TOKEN);
+      // Room for every stream's request at once (the default budget, 32 MiB, would turn some away with 503, and the shipper-like client waits a second each).
+      const receiverEnv = { INGEST_MEMORY_BYTES: String(streams * batchBytes * 3) };
+      const warm = await startReceiverProcess(warmUp.url, BENCH_TOKEN, receiverEnv);
       await postCommandStreams(warm.url, BENCH_TOKEN, lines.streams.map((s) => ({ ...s, sourceId: 'warm-up' })));
       await warm.stop();
       for (let round = 1; round <= rounds; round++) {
@@ -136,7 +138,7 @@ export const growth: Scenario = {
           ctx.progress(`${label}: ferry, ${streams} streams`);
           await prepare(t);
           before = await count(t.pool);
-          const receiver = await startReceiverProcess(t.url, BENCH_TOKEN);
+          const receiver = await startReceiverProcess(t.url, BENCH_TOKEN, receiverEnv);
           const waits = sampleWaits(t.pool, 'ferry-receiver');
           const blocks = await blockCounters(t.pool);
           clock = performance.now();

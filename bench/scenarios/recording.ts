@@ -1,9 +1,10 @@
 // Scenario "recording": a session writes a 200 MB session.cast over time; the
 // shipper keeps it in an S3-compatible store (s3rver). Measured: bytes
 // uploaded / file size, seconds from SIGTERM to exit with the whole file
-// durable, the shipper's peak RSS (its uploads through the receiver's presigned URLs). Baseline in the
-// same run: re-uploading the whole file at every sync interval (what a naive
-// recorder does to keep one playable object current).
+// durable, the shipper's peak RSS (its uploads go to URLs the receiver
+// presigns). Baseline in the same run: re-uploading the whole file at every
+// sync interval (what a naive recorder does to keep one playable object
+// current).
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../shared/env.js';
-import { createLogger } from '../shared/log.js';
+import { createLogger } from '../receiver/log.js';
 import { RECEIVER_SPEC } from '../receiver/config.js';
 import { startReceiver } from '../receiver/receiver.js';
 import { exitIfUnavailable, startPostgres } from './embedded-postgres.js';

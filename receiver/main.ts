@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, helpText, loadConfig, portError } from '../shared/env.js';
 import { openCredential } from '../shared/credential.js';
-import { createLogger } from '../shared/log.js';
+import { createLogger } from './log.js';
 import { isValidId } from '../shared/wire.js';
 import { mintWorkspaceToken } from './auth.js';
 import { checkReceiverConfig, RECEIVER_SPEC, type ReceiverConfig } from './config.js';

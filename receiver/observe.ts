@@ -2,7 +2,7 @@
 
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from './log.js';
 import { DURATION_BUCKETS } from '../shared/metrics.js';
 import { MAINTENANCE_STEPS, type PartitionReport } from './db/partition-maintenance.js';
 import { DRAIN_OUTCOMES } from '../shared/wire.js';

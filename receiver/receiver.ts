@@ -5,7 +5,7 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from './log.js';
 import { createRegistry } from '../shared/metrics.js';
 import { fromFiles, openCredential, watchCredentials } from '../shared/credential.js';
 import { ConfigError } from '../shared/env.js';

@@ -4,7 +4,7 @@
 import { access, constants, mkdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { ConfigError, helpText, loadConfig, portError } from '../shared/env.js';
-import { createLogger } from '../shared/log.js';
+import { createLog } from './json-log.js';
 import { batchSettings, loadShipperConfig, SHIPPER_SPEC, type ShipperConfig } from './config.js';
 import { startShipper } from './shipper.js';
 
@@ -70,7 +70,7 @@ if (arg === 'from-vector') {
 if (arg !== undefined) fail(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
 
 const c = await config();
-const log = createLogger('ferry-shipper', c.logLevel);
+const log = createLog('ferry-shipper', c.logLevel);
 // Signals are handled from the first moment, startup included.
 const starting = startShipper(c, log);
 let signals = 0;

@@ -1,14 +1,14 @@
-// The production ShipperEvents: prom-client metrics and pino logs.
+// The production ShipperEvents: prom-client metrics and JSON logs.
 
 import type { Registry } from 'prom-client';
-import type { Logger } from '../shared/log.js';
+import type { Log } from './json-log.js';
 import { Counter, DURATION_BUCKETS, Gauge, Histogram } from '../shared/metric-classes.js';
 import type { ShipperEvents } from './events.js';
 import { s3FailureReason } from './record/s3-failures.js';
 
 const P = 'ferry_shipper_';
 
-export function createShipperEvents(registry: Registry, log: Logger, checkpointAgeMs: () => number): ShipperEvents {
+export function createShipperEvents(registry: Registry, log: Log, checkpointAgeMs: () => number): ShipperEvents {
   const registers = [registry];
   const unshippedSince = new Map<string, number | undefined>();
   const lag = new Gauge({ name: `${P}lag_bytes`, help: 'Bytes of the file not yet committed by the receiver', labelNames: ['pipeline'], registers });

@@ -2,7 +2,7 @@
 // and the ops server. The CLI (main.ts), the demo and the tests start it here.
 
 import { join } from 'node:path';
-import type { Logger } from '../shared/log.js';
+import type { Log } from './json-log.js';
 import { createProcessRegistry } from '../shared/metric-classes.js';
 import type { ShipperConfig } from './config.js';
 import type { ShipperEvents } from './events.js';
@@ -27,7 +27,7 @@ export interface RunningShipper {
   drain(deadlineMs: number, signal?: string): Promise<boolean>;
 }
 
-export async function startShipper(config: ShipperConfig, log: Logger): Promise<RunningShipper> {
+export async function startShipper(config: ShipperConfig, log: Log): Promise<RunningShipper> {
   // First: an unreadable CA file is a configuration error (main.ts: exit 2). TLS is loaded only then.
   const ca = config.tlsCaFile ? (await import('./ship/trust.js')).trustedCAs(config.tlsCaFile) : undefined;
   const registry = createProcessRegistry('ferry_shipper_');

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../log.js';
 
 /**
  * Errors that mean "PostgreSQL is not there right now" rather than "this request

@@ -2,7 +2,7 @@
 
 import { atEnd } from './cleanup.js';
 import { loadConfig } from '../../shared/env.js';
-import { createLogger } from '../../shared/log.js';
+import { createLogger } from '../../receiver/log.js';
 import { RECEIVER_SPEC, type ReceiverConfig } from '../../receiver/config.js';
 import { startReceiver, type RunningReceiver } from '../../receiver/receiver.js';
 

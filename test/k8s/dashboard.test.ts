@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../shared/log.js';
+import { createLog } from '../../shipper/json-log.js';
 import { createProcessRegistry } from '../../shared/metric-classes.js';
 import { createShipperEvents } from '../../shipper/observe.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
@@ -83,7 +83,7 @@ beforeAll(async () => {
   dashboard = JSON.parse(await readFile(join(K8S_DIR, 'monitoring/grafana-dashboard.json'), 'utf8'));
 
   const registry = createProcessRegistry('ferry_shipper_');
-  createShipperEvents(registry, createLogger('ferry-shipper', 'silent'), () => 0);
+  createShipperEvents(registry, createLog('ferry-shipper', 'silent'), () => 0);
   pipelineLabelled = new Set(registry.getMetricsAsArray()
     .filter((m) => (m as unknown as { labelNames: string[] }).labelNames.includes('pipeline'))
     .flatMap((m) => [m.name, `${m.name}_sum`, `${m.name}_count`, `${m.name}_bucket`]));

@@ -73,7 +73,7 @@ it('starts before the database is there and becomes ready when it appears', asyn
   await server.stop();
   const url = server.url('outage');
   const { startReceiver } = await import('../../receiver/receiver.js');
-  const { createLogger } = await import('../../shared/log.js');
+  const { createLogger } = await import('../../receiver/log.js');
   const { receiverConfig } = await import('../helpers/receiver.js');
   const receiver = await startReceiver(receiverConfig(url), createLogger('ferry-receiver', 'silent'));
   try {

@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import type { LogLevel } from './env.js';
+import type { LogLevel } from '../shared/env.js';
 
 export type { Logger };
 

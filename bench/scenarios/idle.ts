@@ -101,9 +101,11 @@ async function measure(ctx: ScenarioContext, env: { receiver: Program; s3: S3Ser
   const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
   const dir = join(ctx.workDir, label);
   const runtime = join(dir, 'runtime');
-  // History: a few minutes' worth of a workspace, written before the shipper starts.
-  const history = await simulateWorkspace(runtime, { commandsPerSecond: 100, seed: 7 });
-  await sleep(1000);
+  // History, written before the shipper starts: about 3 MB, an hour or so of a workspace (mostly its
+  // tutor calls), the catch-up of a shipper restarted mid-workshop. What the catch-up leaves behind
+  // in memory is part of the idle figure.
+  const history = await simulateWorkspace(runtime, { commandsPerSecond: 5000, seed: 7 });
+  await sleep(4000);
   history.stop();
   await sleep(200);
 

@@ -49,7 +49,9 @@ type Step = 'progress' | 'idle';
 
 export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   const { def, events } = d;
-  const buf = Buffer.allocUnsafe(readWindow(d.limits));
+  const windowBytes = readWindow(d.limits);
+  /** The full read window, held only while a backlog fills it (readBuffer). */
+  let window: Buffer | undefined;
   let source: SourceFile | undefined;
   let position: FilePosition | undefined;
   /** Set after a truncation: the next generation of this inode. */
@@ -133,10 +135,24 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     return 'progress';
   }
 
+  /**
+   * A buffer for a read of the `available` bytes. A backlog is read through
+   * one full window, reused read after read; a caught-up pipeline reads what
+   * is there into a buffer of that size and lets the window go, so that after
+   * one catch-up a sidecar does not hold three 4 MiB windows for the rest of
+   * its life.
+   */
+  function readBuffer(available: number): Buffer {
+    if (available >= windowBytes) return (window ??= Buffer.allocUnsafe(windowBytes));
+    window = undefined;
+    return Buffer.allocUnsafe(available);
+  }
+
   /** Looks for the newline of an over-long line without holding it; reports it once found. */
   async function skipTooLong(size: number, signal: AbortSignal): Promise<Step> {
     const scan = tooLong!;
-    const n = await source!.read(buf, Math.min(buf.length, size - scan.scannedTo), scan.scannedTo);
+    const buf = readBuffer(size - scan.scannedTo);
+    const n = await source!.read(buf, buf.length, scan.scannedTo);
     const nl = buf.subarray(0, n).indexOf(0x0a);
     if (nl === -1) {
       scan.scannedTo += n;
@@ -219,7 +235,8 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     partialBytes = 0;
     if (size === position.offset) return atEnd();
 
-    const n = await source.read(buf, Math.min(buf.length, size - position.offset), position.offset);
+    const buf = readBuffer(size - position.offset);
+    const n = await source.read(buf, buf.length, position.offset);
     // A truncation and regrowth between the size and the read would pass the new content off as the old
     // generation's: the first line, read after the bytes, vouches for them.
     if (await source.rewritten()) return leaveGeneration('rewritten');

@@ -5,6 +5,7 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
+import { PUBLISH_FUNCTIONS } from '../stream/publish.js';
 import { inTransaction } from './transaction.js';
 
 const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
@@ -48,6 +49,8 @@ export async function migrate(pool: pg.Pool, upTo = Infinity): Promise<number[]>
       await client.query('INSERT INTO ferry_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       applied.push(m.version);
     }
+    // Functions whose SQL the receiver's code writes: replaced by every receiver that migrates, under this lock.
+    if (upTo === Infinity) for (const sql of PUBLISH_FUNCTIONS) await client.query(sql);
     return applied;
   });
 }

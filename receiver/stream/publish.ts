@@ -31,7 +31,8 @@ const DETAIL: Record<BatchStream, string> = {
 };
 const DETAIL_KEYS = `ARRAY['status', 'last_command', 'last_llm', 'recording']`;
 
-const publishSql = (stream: BatchStream) => `
+/** The statement inside each stream's function; `$4` as above. */
+export const publishSql = (stream: BatchStream) => `
   INSERT INTO ferry_stream_events (workspace_id, body)
   SELECT t.w, CASE WHEN octet_length(e.body::text) <= ${STREAM_EVENT_MAX_BYTES} THEN e.body
                    ELSE e.body - ${DETAIL_KEYS} || '{"truncated": true}' END
@@ -39,9 +40,29 @@ const publishSql = (stream: BatchStream) => `
   LATERAL (SELECT jsonb_build_object('workspace_id', t.w, 'stream', '${stream}', 'count', t.n, 'rejected', t.r,
                                      'at', ${isoTime("clock_timestamp() AT TIME ZONE 'utc'")})
                   || coalesce((${DETAIL[stream]}), '{}') AS body) e`;
-const PUBLISH = Object.fromEntries(Object.keys(DETAIL).map((s) => [s, publishSql(s as BatchStream)])) as Record<BatchStream, string>;
-
+const STREAMS = Object.keys(DETAIL) as BatchStream[];
 const BOUNDED = new Set<BatchStream>(['commands', 'llm']);
+const params = (stream: BatchStream) => ['TEXT[]', 'INT[]', 'INT[]', ...(BOUNDED.has(stream) ? ['TIMESTAMP'] : [])];
+
+/**
+ * Each stream's statement as a PL/pgSQL function, which keeps one generic
+ * plan for the session (the partitions older than `since` are pruned when it
+ * runs). Sent on its own, the statement was parsed and planned again in
+ * every ingest transaction, most of what it cost PostgreSQL, paid in each
+ * transaction's latency and by the database's CPU at fleet rates; left to
+ * choose, PostgreSQL kept planning it for each call too, as a generic plan
+ * over every partition looks dearer than a custom one. The migrations
+ * (re)create the functions, so their SQL is always this receiver's.
+ */
+export const PUBLISH_FUNCTIONS = STREAMS.map((stream) => `
+  CREATE OR REPLACE FUNCTION ferry_publish_${stream}(${params(stream).join(', ')}) RETURNS VOID LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan AS $publish$
+  BEGIN ${publishSql(stream)};
+  END $publish$`);
+
+const PUBLISH = Object.fromEntries(STREAMS.map((stream) => [
+  stream, `SELECT ferry_publish_${stream}(${params(stream).map((type, i) => `$${i + 1}::${type}`).join(', ')})`,
+])) as Record<BatchStream, string>;
 
 export interface BatchCount {
   workspaceId: string;

@@ -8,6 +8,7 @@ import { migrate } from '../../receiver/db/migrate.js';
 import { partitionPolicy } from '../../receiver/db/partitions.js';
 import { TABLES, WORKSPACE, WORKSPACES } from '../../receiver/routes/read-api.js';
 import { timePageQuery } from '../../receiver/read/time-page.js';
+import { publishSql } from '../../receiver/stream/publish.js';
 import { freshDatabase, queryPool } from '../helpers/database.js';
 import { ndjson, postLines, request } from '../helpers/http.js';
 import { INGEST_TOKEN, KEEP_FOREVER, READ_TOKEN, startTestReceiver } from '../helpers/receiver.js';
@@ -286,6 +287,24 @@ describe('query plans over partitions spanning 30 days', () => {
     await expectNoTableScan(part, p);
     expect(executed(p, 'command_log').size).toBeLessThanOrEqual(6);
     expect(p).toMatch(/never executed/);
+  });
+
+  it("a batch's stream event runs on one generic plan per session that reads only the partitions from the batch's oldest row on", async () => {
+    // As its function runs it (force_generic_plan): the partitions are pruned as it starts, not when planned.
+    const client = await part.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+      await client.query(`PREPARE publish_commands (TEXT[], INT[], INT[], TIMESTAMP) AS ${publishSql('commands')}`);
+      const plan = (await client.query(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE publish_commands('{bulk-7}', '{1}', '{0}', '${daysAgo(1)}')`)).rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(/Subplans Removed: \d+/);
+      expect(executed(plan, 'command_log').size).toBeLessThanOrEqual(6);
+      await expectNoTableScan(part, plan);
+    } finally {
+      await client.query('ROLLBACK');
+      await client.query('DEALLOCATE ALL');
+      client.release();
+    }
   });
 
   it('the workspace list finds each last command in the newest partitions', async () => {

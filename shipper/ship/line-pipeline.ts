@@ -47,10 +47,13 @@ export interface LinePipeline {
 
 type Step = 'progress' | 'idle';
 
+/** Reads below this size get a buffer of their own; larger ones go through the pipeline's window. */
+const SMALL_READ_BYTES = 64 * 1024;
+
 export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   const { def, events } = d;
   const windowBytes = readWindow(d.limits);
-  /** The full read window, held only while a backlog fills it (readBuffer). */
+  /** The full read window, held while reads are sizeable (readBuffer). */
   let window: Buffer | undefined;
   let source: SourceFile | undefined;
   let position: FilePosition | undefined;
@@ -136,14 +139,14 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   }
 
   /**
-   * A buffer for a read of the `available` bytes. A backlog is read through
-   * one full window, reused read after read; a caught-up pipeline reads what
-   * is there into a buffer of that size and lets the window go, so that after
-   * one catch-up a sidecar does not hold three 4 MiB windows for the rest of
-   * its life.
+   * A buffer for a read of the `available` bytes. Anything sizeable is read
+   * through one full window, reused read after read; a pipeline that is
+   * nearly caught up reads what is there into a buffer of that size and lets
+   * the window go, so that after one catch-up a sidecar does not hold three
+   * 4 MiB windows for the rest of its life.
    */
   function readBuffer(available: number): Buffer {
-    if (available >= windowBytes) return (window ??= Buffer.allocUnsafe(windowBytes));
+    if (available >= Math.min(SMALL_READ_BYTES, windowBytes)) return (window ??= Buffer.allocUnsafe(windowBytes));
     window = undefined;
     return Buffer.allocUnsafe(available);
   }
@@ -152,7 +155,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
   async function skipTooLong(size: number, signal: AbortSignal): Promise<Step> {
     const scan = tooLong!;
     const buf = readBuffer(size - scan.scannedTo);
-    const n = await source!.read(buf, buf.length, scan.scannedTo);
+    const n = await source!.read(buf, Math.min(buf.length, size - scan.scannedTo), scan.scannedTo);
     const nl = buf.subarray(0, n).indexOf(0x0a);
     if (nl === -1) {
       scan.scannedTo += n;
@@ -236,7 +239,7 @@ export function createLinePipeline(d: LinePipelineDeps): LinePipeline {
     if (size === position.offset) return atEnd();
 
     const buf = readBuffer(size - position.offset);
-    const n = await source.read(buf, buf.length, position.offset);
+    const n = await source.read(buf, Math.min(buf.length, size - position.offset), position.offset);
     // A truncation and regrowth between the size and the read would pass the new content off as the old
     // generation's: the first line, read after the bytes, vouches for them.
     if (await source.rewritten()) return leaveGeneration('rewritten');

@@ -2,7 +2,8 @@
 // is filled with BENCH_GROWTH_ROWS rows over BENCH_GROWTH_DAYS days (one COPY
 // without indexes, then the indexes built), then ferry's ingest rate and psql
 // \copy's are measured, in alternating rounds, into empty tables and into the
-// filled ones, in two layouts: partitioned by day, and unpartitioned (every
+// filled ones, in two layouts: partitioned (by day, or every
+// BENCH_GROWTH_PARTITION_HOURS), and unpartitioned (every
 // row in one partition for all time: what an upgraded database holds until
 // its history partition ages out). Then the fleet scenario's load runs while
 // a retention run drops the oldest partitions, and bytes on disk are
@@ -30,7 +31,8 @@ import type { Row, Scenario } from '../scenario.js';
 
 const DAY = 86_400_000;
 const TARGETS = { keepsRate: 0.9, shareOfCopy: 0.8, dropP99Ms: 250 };
-const KEEP: PartitionPolicy = partitionPolicy({ partitionIntervalHours: 24, maxFutureSeconds: 86_400, commandLogRetentionDays: 0, stateTimelineRetentionDays: 0, llmInteractionsRetentionDays: 0, ingestRejectsRetentionDays: 0 });
+/** Everything kept, partitions of `hours` (BENCH_GROWTH_PARTITION_HOURS, the receivers' PARTITION_INTERVAL_HOURS). */
+const keepAll = (hours: number): PartitionPolicy => partitionPolicy({ partitionIntervalHours: hours, maxFutureSeconds: 86_400, commandLogRetentionDays: 0, stateTimelineRetentionDays: 0, llmInteractionsRetentionDays: 0, ingestRejectsRetentionDays: 0 });
 
 type Layout = 'partitioned' | 'unpartitioned';
 type Fill = 'empty' | 'filled';
@@ -80,6 +82,8 @@ export const growth: Scenario = {
     const fleetSeconds = ctx.int('BENCH_GROWTH_FLEET_SECONDS', 40);
     const sortRows = ctx.int('BENCH_GROWTH_SORT_ROWS', 1_000_000);
     const tutorCalls = ctx.int('BENCH_GROWTH_TUTOR_CALLS', 2_000);
+    const partitionHours = ctx.int('BENCH_GROWTH_PARTITION_HOURS', 24);
+    const keep = keepAll(partitionHours);
     const start = Date.now();
 
     const db = await startBenchDb();
@@ -91,7 +95,7 @@ export const growth: Scenario = {
           const pool = new pg.Pool({ connectionString: url, max: 3 });
           await migrate(pool);
           // A new database keeps everything before tonight in its history partition: that is the unpartitioned layout.
-          if (layout === 'partitioned') await spanPartitions(pool, KEEP, days + 1, start);
+          if (layout === 'partitioned') await spanPartitions(pool, keep, days + 1, start);
           targets.push({ layout, fill, url, pool });
         }
       }
@@ -121,7 +125,7 @@ export const growth: Scenario = {
       const warmUp = targets.find((t) => t.fill === 'empty')!;
       ctx.progress('warm-up: one ferry load, not measured');
       // Room for every stream's request at once (the default budget, 32 MiB, would turn some away with 503, and the shipper-like client waits a second each).
-      const receiverEnv = { INGEST_MEMORY_BYTES: String(streams * batchBytes * 3) };
+      const receiverEnv = { INGEST_MEMORY_BYTES: String(streams * batchBytes * 3), PARTITION_INTERVAL_HOURS: String(partitionHours) };
       const warm = await startReceiverProcess(warmUp.url, BENCH_TOKEN, receiverEnv);
       await postCommandStreams(warm.url, BENCH_TOKEN, lines.streams.map((s) => ({ ...s, sourceId: 'warm-up' })));
       await warm.stop();
@@ -184,7 +188,7 @@ export const growth: Scenario = {
 
       // 3. The fleet while a retention run drops the oldest partitions of the filled, partitioned table.
       const fleetTarget = targets.find((t) => t.layout === 'partitioned' && t.fill === 'filled')!;
-      const fleet = await fleetDuringDrop(ctx, fleetTarget, { workspaces, seconds: fleetSeconds, keepDays: days - dropDays });
+      const fleet = await fleetDuringDrop(ctx, fleetTarget, { workspaces, seconds: fleetSeconds, keepDays: days - dropDays, keep });
       printTable('fleet (1,000 workspaces at 1x) before, while and after retention drops the oldest partitions', fleet.stages);
 
       // 4. Cheaper rows.
@@ -257,8 +261,8 @@ interface DropResult {
 }
 
 /** Warm-up, then stages before, during and after a retention run that drops the partitions older than `keepDays`. */
-async function fleetDuringDrop(ctx: Parameters<Scenario['run']>[0], t: Target, o: { workspaces: number; seconds: number; keepDays: number }): Promise<DropResult> {
-  const receiver = await startReceiverProcess(t.url, BENCH_TOKEN);
+async function fleetDuringDrop(ctx: Parameters<Scenario['run']>[0], t: Target, o: { workspaces: number; seconds: number; keepDays: number; keep: PartitionPolicy }): Promise<DropResult> {
+  const receiver = await startReceiverProcess(t.url, BENCH_TOKEN, { PARTITION_INTERVAL_HOURS: String(o.keep.intervalMs / 3_600_000) });
   const names = ['warm-up', 'before the drop', 'retention running', 'after'];
   const stages = [{ scale: 1, seconds: 15, warmUp: true }, { scale: 1, seconds: 20 }, { scale: 1, seconds: o.seconds }, { scale: 1, seconds: 20 }];
   ctx.progress(`fleet: ${o.workspaces} workspaces at 1x; retention at the third stage drops what is older than ${o.keepDays} days`);
@@ -271,7 +275,7 @@ async function fleetDuringDrop(ctx: Parameters<Scenario['run']>[0], t: Target, o
     for await (const e of generator.events as AsyncIterable<FleetEvent>) {
       if (e.type === 'tick') ticks.push({ t: e.t, p50: e.p50!, p99: e.p99! });
       if (e.type === 'stage-start' && e.stage === 2) {
-        const policy = { ...KEEP, retentionMs: { ...KEEP.retentionMs, command_log: o.keepDays * DAY } };
+        const policy = { ...o.keep, retentionMs: { ...o.keep.retentionMs, command_log: o.keepDays * DAY } };
         // In the generator's time: its ticks are stamped by it.
         const startT = e.t;
         const started = performance.now();

@@ -52,7 +52,7 @@ export const RECEIVER_SPEC = {
   streamReplaySeconds: int('STREAM_REPLAY_SECONDS', 10, 7 * 86_400, { help: 'how far back a reconnecting /stream client can resume from its Last-Event-ID', default: 600 }),
   streamHeartbeatMs: int('STREAM_HEARTBEAT_MS', 1_000, 300_000, { help: 'keep-alive comment on /stream connections, so proxies do not close idle ones', default: 15_000 }),
   streamClientBufferBytes: bytes('STREAM_CLIENT_BUFFER_BYTES', 16 * 1024, 256 * 1024 ** 2, { help: 'a /stream client with more unsent bytes than this is cut off (it resumes with Last-Event-ID)', default: 1024 ** 2, shown: '1MiB' }),
-  partitionIntervalHours: int('PARTITION_INTERVAL_HOURS', 1, 744, { help: 'time range of one partition of the log tables (aligned on multiples of it since the Unix epoch: 24 is midnight UTC)', default: 24 }),
+  partitionIntervalHours: int('PARTITION_INTERVAL_HOURS', 1, 744, { help: 'time range of one partition of the log tables (aligned on multiples of it since the Unix epoch: 24 is midnight UTC); 6 suits a fleet of about 1,000 workspaces', default: 24 }),
   maxFutureSeconds: int('MAX_FUTURE_SECONDS', 60, 30 * 86_400, { help: 'a line stamped further ahead of the receiver\'s clock is rejected (timestamp_too_far_ahead)', default: 86_400 }),
   commandLogRetentionDays: int('COMMAND_LOG_RETENTION_DAYS', 0, 36_500, { help: 'days command_log keeps rows (whole partitions are dropped; 0 keeps them forever)', default: 90 }),
   stateTimelineRetentionDays: int('STATE_TIMELINE_RETENTION_DAYS', 0, 36_500, { help: 'days state_timeline keeps rows (0: forever); workspace_status is not affected', default: 90 }),

@@ -188,7 +188,7 @@ export const growth: Scenario = {
 
       // 3. The fleet while a retention run drops the oldest partitions of the filled, partitioned table.
       const fleetTarget = targets.find((t) => t.layout === 'partitioned' && t.fill === 'filled')!;
-      const fleet = await fleetDuringDrop(ctx, fleetTarget, { workspaces, seconds: fleetSeconds, keepDays: days - dropDays, keep });
+      const fleet = await fleetDuringDrop(ctx, fleetTarget, { workspaces, seconds: fleetSeconds, keepDays: days - dropDays, partitionHours });
       printTable('fleet (1,000 workspaces at 1x) before, while and after retention drops the oldest partitions', fleet.stages);
 
       // 4. Cheaper rows.
@@ -261,8 +261,9 @@ interface DropResult {
 }
 
 /** Warm-up, then stages before, during and after a retention run that drops the partitions older than `keepDays`. */
-async function fleetDuringDrop(ctx: Parameters<Scenario['run']>[0], t: Target, o: { workspaces: number; seconds: number; keepDays: number; keep: PartitionPolicy }): Promise<DropResult> {
-  const receiver = await startReceiverProcess(t.url, BENCH_TOKEN, { PARTITION_INTERVAL_HOURS: String(o.keep.intervalMs / 3_600_000) });
+async function fleetDuringDrop(ctx: Parameters<Scenario['run']>[0], t: Target, o: { workspaces: number; seconds: number; keepDays: number; partitionHours: number }): Promise<DropResult> {
+  const receiver = await startReceiverProcess(t.url, BENCH_TOKEN, { PARTITION_INTERVAL_HOURS: String(o.partitionHours) });
+  const keep = keepAll(o.partitionHours);
   const names = ['warm-up', 'before the drop', 'retention running', 'after'];
   const stages = [{ scale: 1, seconds: 15, warmUp: true }, { scale: 1, seconds: 20 }, { scale: 1, seconds: o.seconds }, { scale: 1, seconds: 20 }];
   ctx.progress(`fleet: ${o.workspaces} workspaces at 1x; retention at the third stage drops what is older than ${o.keepDays} days`);
@@ -275,7 +276,7 @@ async function fleetDuringDrop(ctx: Parameters<Scenario['run']>[0], t: Target, o
     for await (const e of generator.events as AsyncIterable<FleetEvent>) {
       if (e.type === 'tick') ticks.push({ t: e.t, p50: e.p50!, p99: e.p99! });
       if (e.type === 'stage-start' && e.stage === 2) {
-        const policy = { ...o.keep, retentionMs: { ...o.keep.retentionMs, command_log: o.keepDays * DAY } };
+        const policy = { ...keep, retentionMs: { ...keep.retentionMs, command_log: o.keepDays * DAY } };
         // In the generator's time: its ticks are stamped by it.
         const startT = e.t;
         const started = performance.now();

@@ -9,7 +9,7 @@ import type { StatusEvent } from './fold-status.js';
 import { jsonShape } from './json-scan.js';
 import { MAX_JSON_DEPTH } from './json-value.js';
 import { Invalid, type TableSpec } from './records.js';
-import type { TimeWindow } from './time-window.js';
+import type { WindowBounds } from './time-window.js';
 
 export interface Reject {
   reason: RejectReason;
@@ -85,8 +85,8 @@ export interface ParseLimits {
   /** Every line costs an outcome here and a row or reject there, however short it is. */
   maxRequestLines: number;
   rejectRawBytes: number;
-  /** Which timestamps the tables can take now. */
-  window: TimeWindow;
+  /** Which timestamps the tables can take now (TimeWindow.current() when the body arrived). */
+  window: WindowBounds;
 }
 
 /** Refuses a request with more lines than the limit, before any outcome is built (16 MiB of newlines is 16M lines). */

@@ -8,7 +8,7 @@ import type { Partition, PartitionedTable, PartitionPolicy } from '../db/partiti
 import { oldestAccepted } from '../db/partitions.js';
 import { toUtcTimestamp } from './timestamp.js';
 
-/** The bounds follow the clock at this granularity: computing them per line was measurable. */
+/** The bounds follow the clock at this granularity. */
 const REFRESH_MS = 1000;
 
 export interface WindowProblem {
@@ -17,6 +17,14 @@ export interface WindowProblem {
 }
 
 export interface TimeWindow {
+  /**
+   * The window as the clock stands now, for one body's lines: reading the
+   * clock per line was 0.1 µs of it (Date.now costs 70 ns on a VM).
+   */
+  current(): WindowBounds;
+}
+
+export interface WindowBounds {
   /** Why a row of `table` stamped `at` (timestamp.ts's UTC text, which sorts as the instant) cannot be stored; undefined when it can. */
   problem(table: PartitionedTable, at: string): WindowProblem | undefined;
 }
@@ -35,19 +43,14 @@ export function createTimeWindow(policy: PartitionPolicy, partitions: () => read
   let computedAt = -Infinity;
   const bounds = new Map<PartitionedTable, Bounds>();
   const boundsOf = (table: PartitionedTable): Bounds => {
-    const now = clock();
-    if (now - computedAt >= REFRESH_MS) {
-      bounds.clear();
-      computedAt = now;
-    }
     let b = bounds.get(table);
     if (!b) {
-      b = { oldest: text(oldestAccepted(partitions(), policy, table, now)), newest: text(now + policy.maxFutureMs)!, now: text(now)! };
+      b = { oldest: text(oldestAccepted(partitions(), policy, table, computedAt)), newest: text(computedAt + policy.maxFutureMs)!, now: text(computedAt)! };
       bounds.set(table, b);
     }
     return b;
   };
-  return {
+  const current: WindowBounds = {
     problem(table, at) {
       const b = boundsOf(table);
       if (b.oldest !== undefined && at < b.oldest) {
@@ -57,6 +60,16 @@ export function createTimeWindow(policy: PartitionPolicy, partitions: () => read
         return { reason: 'timestamp_too_far_ahead', detail: `stamped ${at} UTC, more than MAX_FUTURE_SECONDS (${policy.maxFutureMs / 1000}) ahead of the receiver's clock (${b.now})` };
       }
       return undefined;
+    },
+  };
+  return {
+    current() {
+      const now = clock();
+      if (now - computedAt >= REFRESH_MS) {
+        bounds.clear();
+        computedAt = now;
+      }
+      return current;
     },
   };
 }

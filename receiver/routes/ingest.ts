@@ -13,7 +13,7 @@ import { idHeader, mediaType, offsetHeader } from '../request.js';
 import type { RouteContext } from './context.js';
 
 export function ingestRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const limits: ParseLimits = { ...ctx.config, window: ctx.window };
+  const { maxLineBytes, maxRequestLines, rejectRawBytes } = ctx.config;
   for (const stream of LINE_STREAMS) {
     // Vector's http sink health check sends HEAD to the sink URI; it learns nothing but that the route exists.
     app.head(PATHS.ingest(stream), { config: { access: 'public' } }, async (_req, reply) => reply.code(200).send());
@@ -24,6 +24,7 @@ export function ingestRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
       ctx.events.onBodyRead(stream, body.length);
       const type = mediaType(req.headers);
+      const limits: ParseLimits = { maxLineBytes, maxRequestLines, rejectRawBytes, window: ctx.window.current() };
       if (NDJSON_ALIASES.includes(type)) return reply.send(await ingestNative(ctx, limits, stream, req.headers, body, marks));
       if (type === CONTENT_TYPES.json) return reply.send(await ingestVector(ctx, limits, stream, grant, req.headers, body, marks));
       throw new RequestError('unsupported_media_type', `Content-Type must be ${CONTENT_TYPES.ndjson} (native) or ${CONTENT_TYPES.json} (Vector array), got ${JSON.stringify(type)}`);

@@ -14,7 +14,7 @@ import { freshDatabase, queryPool } from '../helpers/database.js';
 import { KEEP_FOREVER } from '../helpers/receiver.js';
 
 const POLICY = partitionPolicy({ ...KEEP_FOREVER, partitionIntervalHours: 24, maxFutureSeconds: 86_400 });
-const LIMITS: ParseLimits = { maxLineBytes: 1 << 20, maxRequestLines: 10_000, rejectRawBytes: 64, window: createTimeWindow(POLICY, () => []) };
+const LIMITS: ParseLimits = { maxLineBytes: 1 << 20, maxRequestLines: 10_000, rejectRawBytes: 64, window: createTimeWindow(POLICY, () => []).current() };
 
 let db: pg.Pool;
 let groups: number[];

@@ -21,7 +21,7 @@ import { freshDatabase } from '../helpers/database.js';
 import { KEEP_FOREVER } from '../helpers/receiver.js';
 
 const POLICY = partitionPolicy({ ...KEEP_FOREVER, partitionIntervalHours: 24, maxFutureSeconds: 86_400 });
-const LIMITS: ParseLimits = { maxLineBytes: 1 << 20, maxRequestLines: 10_000, rejectRawBytes: 64, window: createTimeWindow(POLICY, () => []) };
+const LIMITS: ParseLimits = { maxLineBytes: 1 << 20, maxRequestLines: 10_000, rejectRawBytes: 64, window: createTimeWindow(POLICY, () => []).current() };
 const AT = '2026-11-23T10:00:00Z';
 
 let pool: pg.Pool;

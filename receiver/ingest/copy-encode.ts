@@ -23,6 +23,16 @@ export function copyText(value: string): string {
   return out;
 }
 
+/**
+ * JSON.stringify's output as COPY text: it writes newline, carriage return
+ * and tab as escapes, so only its backslashes need doubling, one search
+ * instead of four (a tutor call's prompt is tens of KB).
+ */
+export function copyJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+}
+
 export function copyNullableText(value: string | null): string {
   return value === null ? COPY_NULL : copyText(value);
 }

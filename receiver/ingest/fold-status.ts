@@ -22,7 +22,6 @@ export interface StatusEvent {
 }
 
 type Scalar = 'workshop_name' | 'current_step' | 'connected' | 'last_goss_passed';
-const SCALARS: readonly Scalar[] = ['workshop_name', 'current_step', 'connected', 'last_goss_passed'];
 
 /** A batch of events folded: per scalar column its winning value and that event's time. */
 export type StatusPatch = {
@@ -53,6 +52,17 @@ export function statusFields(eventType: string, stepId: string | null, data: Jso
   return f;
 }
 
+/** An event's value for a column (undefined: it says nothing of it) wins unless the column's winner so far is newer. */
+function take<K extends Scalar>(patch: StatusPatch, column: K, value: StatusFields[K] | undefined, at: string): void {
+  if (value === undefined) return;
+  const current = patch[column];
+  if (current === undefined) patch[column] = { value, at } as StatusPatch[K];
+  else if (at >= current.at) {
+    current.value = value;
+    current.at = at;
+  }
+}
+
 /** Folds events given in arrival order. */
 export function foldStatus(events: readonly StatusEvent[]): StatusPatch | undefined {
   if (events.length === 0) return undefined;
@@ -60,12 +70,12 @@ export function foldStatus(events: readonly StatusEvent[]): StatusPatch | undefi
   const steps = new Set<string>();
   for (const { at, fields } of events) {
     if (at > patch.last_active_at) patch.last_active_at = at;
-    for (const column of SCALARS) {
-      if (!(column in fields)) continue;
-      const current = patch[column];
-      if (current === undefined || at >= current.at) (patch as Record<Scalar, unknown>)[column] = { value: fields[column], at };
-    }
-    for (const step of fields.steps_completed ?? []) steps.add(step);
+    // Each column by name, its winner updated in place: a keyed test and a new winner per column and event were a tenth of ingest's CPU on state events.
+    take(patch, 'workshop_name', fields.workshop_name, at);
+    take(patch, 'current_step', fields.current_step, at);
+    take(patch, 'connected', fields.connected, at);
+    take(patch, 'last_goss_passed', fields.last_goss_passed, at);
+    if (fields.steps_completed) for (const step of fields.steps_completed) steps.add(step);
   }
   patch.steps_completed = [...steps].sort();
   return patch;

@@ -6,7 +6,7 @@
 // line is still a new generation.
 
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { readSync } from 'node:fs';
 
 /** The first line, up to this many bytes, identifies the content. */
 export const FINGERPRINT_BYTES = 4096;
@@ -21,9 +21,9 @@ export interface FileIdentity {
  * first FINGERPRINT_BYTES when the line is longer. Undefined until the file has
  * one or the other (an empty file or a partial first line has no identity yet).
  */
-export async function readFingerprint(fh: FileHandle): Promise<Buffer | undefined> {
+export function readFingerprint(fd: number): Buffer | undefined {
   const buf = Buffer.alloc(FINGERPRINT_BYTES);
-  const { bytesRead } = await fh.read(buf, 0, FINGERPRINT_BYTES, 0);
+  const bytesRead = readSync(fd, buf, 0, FINGERPRINT_BYTES, 0);
   const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
   if (nl !== -1) return buf.subarray(0, nl + 1);
   return bytesRead === FINGERPRINT_BYTES ? buf : undefined;

@@ -93,7 +93,7 @@ export async function startReceiverProcess(databaseUrl: string, token: string, e
 }
 
 /** The shipper's Node flags in the workspace pods, so the benchmarks measure what runs there. */
-export const SHIPPER_NODE_FLAGS = ['--max-semi-space-size=4'];
+export const SHIPPER_NODE_FLAGS = ['--max-semi-space-size=4', '--optimize-for-size'];
 
 /** How to run a program: another Node binary (Node 24 beside Node 20), extra Node flags (a profiler). */
 export interface RunWith {

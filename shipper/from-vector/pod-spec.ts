@@ -33,7 +33,7 @@ export function podSpec(env: string[], runtimeDir: string): string[] {
     '    # shipper runs idle, and ships once the Secret exists (its volume is then filled in).',
     '    - name: ferry-shipper',
     '      image: <registry>/ferry:<version>',
-    '      command: ["node", "--max-semi-space-size=4", "/app/dist/shipper/main.js"]',
+    '      command: ["node", "--max-semi-space-size=4", "--optimize-for-size", "/app/dist/shipper/main.js"]',
     '      env:',
     ...env,
     '      ports:',

@@ -1,12 +1,16 @@
 // The request for one batch: the native protocol (exact bytes, offsets in
 // headers) or, as an option, the JSON array Vector's http sink sent.
 
-import { promisify } from 'node:util';
 import { ANSWER_KEYS, CONTENT_TYPES, HEADERS, PATHS, type LineStream } from '../../shared/wire.js';
 import type { Outgoing } from './http-transport.js';
 
-/** zlib only with GZIP=true. */
-const gzip = (body: Buffer) => promisify(process.getBuiltinModule('node:zlib').gzip)(body);
+/**
+ * zlib only with GZIP=true. Not node:util's promisify either: on Node 24 an
+ * import of node:util loads worker_threads and assert with it (1.3 MiB).
+ */
+const gzip = (body: Buffer) => new Promise<Buffer>((resolve, reject) => {
+  process.getBuiltinModule('node:zlib').gzip(body, (err, out) => (err ? reject(err) : resolve(out)));
+});
 
 export interface BatchRef {
   stream: LineStream;

@@ -33,6 +33,7 @@ export const RECEIVER_SPEC = {
     expected: 'IP addresses or CIDRs, comma-separated',
     parse: (raw: string) => (raw.split(',').every((e) => isAddressOrCidr(e.trim())) ? raw : undefined),
   } as Setting<string | undefined>,
+  maxConnectionsPerPeer: int('MAX_CONNECTIONS_PER_PEER', 0, 1_000_000, { help: 'sockets one client address may hold open at once; past it, a new one is closed as soon as it is accepted (0: no limit). A proxy in TRUST_PROXY is not counted', default: 32 }),
   poolMax: int('PG_POOL_MAX', 1, 1000, { help: 'PostgreSQL connections per receiver process', default: 10 }),
   ingestConcurrency: int('INGEST_CONCURRENCY', 1, 1000, { help: 'ingest transactions a receiver runs at once; requests arriving meanwhile wait and share the next one (below PG_POOL_MAX)', default: 2 }),
   databaseTimeoutMs: int('DATABASE_TIMEOUT_MS', 1_000, 600_000, { help: 'longest an ingest transaction may wait for PostgreSQL; past it the connection is dropped and the request answered 503 (a database that accepts and never answers)', default: 20_000 }),

@@ -23,6 +23,7 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
   const requestDuration = new Histogram({ name: `${P}http_request_duration_seconds`, help: 'HTTP request duration, by route, method and status', labelNames: ['route', 'method', 'status'], buckets: DURATION_BUCKETS, registers });
   const requestErrors = new Counter({ name: `${P}request_errors_total`, help: 'Whole-request failures, by error code', labelNames: ['code'], registers });
   const limited = new Counter({ name: `${P}requests_limited_total`, help: 'Requests answered before their body was read: 429 for a workspace over its rate, 503 when the memory budget is full; by stream and limit', labelNames: ['stream', 'limit'], registers });
+  const peerRefused = new Counter({ name: `${P}connections_refused_total`, help: 'Connections closed as soon as they were accepted, their client address holding MAX_CONNECTIONS_PER_PEER already', registers });
   new Gauge({ name: `${P}ingest_memory_bytes`, help: 'Request body bytes held now (read, parsed, queued, loading), against INGEST_MEMORY_BYTES', registers, collect() { this.set(budget.held()); } });
   new Gauge({ name: `${P}pool_in_use_connections`, help: 'PostgreSQL connections checked out by requests', registers, collect() { this.set(pool.totalCount - pool.idleCount); } });
   new Gauge({ name: `${P}pool_idle_connections`, help: 'PostgreSQL connections open and idle', registers, collect() { this.set(pool.idleCount); } });
@@ -109,6 +110,10 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
     },
     onLimited(route, limit) {
       limited.inc({ stream: route.split('/').pop() ?? route, limit });
+    },
+    onPeerConnectionRefused(address, first) {
+      peerRefused.inc();
+      if (first) log.warn({ address }, 'a client address holds MAX_CONNECTIONS_PER_PEER connections; its further connections are closed until it holds fewer');
     },
     onDatabaseProbe(up, err) {
       databaseUp.set(up ? 1 : 0);

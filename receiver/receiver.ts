@@ -20,6 +20,7 @@ import { RequestError } from './errors.js';
 import type { RouteAccess } from './access.js';
 import { createIngestQueue } from './ingest/ingest-queue.js';
 import { createMemoryBudget } from './limits/memory-budget.js';
+import { capConnectionsPerPeer } from './limits/peer-connections.js';
 import { createWorkspaceRate } from './limits/workspace-rate.js';
 import { createTimeWindow } from './ingest/time-window.js';
 import { createReceiverEvents } from './observe.js';
@@ -83,6 +84,10 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
   });
   const { app, routes } = createServer({ config, pool, auth, events, state, hub, ingest, database, window }, { requestTimeoutMs: config.requestTimeoutMs, registry, s3: config, budget, rate, trustProxy: config.trustProxy, https: tls?.pair });
 
+  if (config.maxConnectionsPerPeer > 0) {
+    const exempt = config.trustProxy?.split(',').map((e) => e.trim()) ?? [];
+    capConnectionsPerPeer(app.server, { max: config.maxConnectionsPerPeer, exempt, onRefused: (address, first) => events.onPeerConnectionRefused(address, first) });
+  }
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;

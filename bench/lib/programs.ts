@@ -67,12 +67,13 @@ const KEEP_FOREVER = { COMMAND_LOG_RETENTION_DAYS: '0', STATE_TIMELINE_RETENTION
 /**
  * The receiver, started and migrated. Benchmarks measure what one workspace
  * can push through, so the per-workspace rate limit is off unless `extra`
- * sets it (noisy-neighbour does).
+ * sets it (noisy-neighbour does). Every simulated workspace connects from
+ * loopback, so the per-address connection cap is off too.
  */
 export async function startReceiverProcess(databaseUrl: string, token: string, extra: Record<string, string> = {}, nodeArgs: string[] = [], onLog?: (line: Record<string, unknown>) => void): Promise<Program> {
   const port = await freePort();
   const child = spawn(process.execPath, [...RECEIVER_NODE_FLAGS, ...nodeArgs, RECEIVER_BIN], {
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', WORKSPACE_RATE_BYTES: '0', ...KEEP_FOREVER, ...extra },
+    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, INGEST_TOKEN: token, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', WORKSPACE_RATE_BYTES: '0', MAX_CONNECTIONS_PER_PEER: '0', ...KEEP_FOREVER, ...extra },
     stdio: ['ignore', onLog ? 'pipe' : 'inherit', 'inherit'],
   });
   // `onLog` takes the receiver's JSON log lines (with LOG_LEVEL=debug in `extra`, each request's hops).

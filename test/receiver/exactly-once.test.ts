@@ -14,7 +14,8 @@ let db: pg.Pool;
 
 beforeAll(async () => {
   url = await freshDatabase();
-  base = (await startTestReceiver(url)).url;
+  // Up to 40 requests at once, from what would be many pods: here they share one address.
+  base = (await startTestReceiver(url, { maxConnectionsPerPeer: 0 })).url;
   db = queryPool(url);
 });
 

@@ -34,8 +34,8 @@ export interface ReceiverEvents extends CredentialEvents {
   onRequestFailed(code: RequestErrorCode, status: number, err: unknown): void;
   /** A request was answered before its body was read, because of `limit`. */
   onLimited(route: string, limit: Limit): void;
-  /** A connection from `address` was closed as soon as it was accepted: that address holds MAX_CONNECTIONS_PER_PEER already (`first`: since it last held fewer). */
-  onPeerConnectionRefused(address: string, first: boolean): void;
+  /** A connection from `address` was closed as soon as it was accepted: that address holds MAX_CONNECTIONS_PER_PEER already (`report`: at most once a minute per address). */
+  onPeerConnectionRefused(address: string, report: boolean): void;
   /** The database probe's verdict changed. */
   onDatabaseProbe(up: boolean, err?: unknown): void;
   onMigrated(applied: number[]): void;

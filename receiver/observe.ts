@@ -111,9 +111,9 @@ export function createReceiverEvents(registry: Registry, log: Logger, pool: pg.P
     onLimited(route, limit) {
       limited.inc({ stream: route.split('/').pop() ?? route, limit });
     },
-    onPeerConnectionRefused(address, first) {
+    onPeerConnectionRefused(address, report) {
       peerRefused.inc();
-      if (first) log.warn({ address }, 'a client address holds MAX_CONNECTIONS_PER_PEER connections; its further connections are closed until it holds fewer');
+      if (report) log.warn({ address }, 'a client address holds MAX_CONNECTIONS_PER_PEER connections; its further ones are closed as they come (logged once a minute per address)');
     },
     onDatabaseProbe(up, err) {
       databaseUp.set(up ? 1 : 0);

@@ -86,7 +86,7 @@ export async function startReceiver(config: ReceiverConfig, log: Logger): Promis
 
   if (config.maxConnectionsPerPeer > 0) {
     const exempt = config.trustProxy?.split(',').map((e) => e.trim()) ?? [];
-    capConnectionsPerPeer(app.server, { max: config.maxConnectionsPerPeer, exempt, onRefused: (address, first) => events.onPeerConnectionRefused(address, first) });
+    capConnectionsPerPeer(app.server, { max: config.maxConnectionsPerPeer, exempt, onRefused: (address, report) => events.onPeerConnectionRefused(address, report) });
   }
   await app.listen({ host: config.host, port: config.port });
   const { address, port } = app.server.address() as AddressInfo;

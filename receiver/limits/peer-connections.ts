@@ -9,12 +9,16 @@
 
 import { BlockList, isIPv4, type Server, type Socket } from 'node:net';
 
+/** An address that keeps being refused is reported again after this long, never more often: its attempts are not to flood the logs. */
+const REPORT_EVERY_MS = 60_000;
+
 export interface PeerConnectionOptions {
   max: number;
   /** Addresses and CIDRs not counted: TRUST_PROXY's entries. */
   exempt: string[];
-  /** A connection from `address` was closed at once; `first` since that address last held fewer than `max`. */
-  onRefused(address: string, first: boolean): void;
+  /** A connection from `address` was closed at once; `report` on the first of a minute for that address. */
+  onRefused(address: string, report: boolean): void;
+  now?: () => number;
 }
 
 /** A socket's peer, IPv4 as such even when it came in on an IPv6 listener. */
@@ -35,23 +39,32 @@ function exemptList(entries: string[]): (address: string) => boolean {
 }
 
 export function capConnectionsPerPeer(server: Server, o: PeerConnectionOptions): void {
+  const now = o.now ?? Date.now;
   const open = new Map<string, number>();
-  const refusing = new Set<string>();
+  /** When each refused address was last reported; kept a minute, so its size is the addresses refused in one. */
+  const reported = new Map<string, number>();
   const exempt = exemptList(o.exempt);
+
+  function isReport(address: string, t: number): boolean {
+    const last = reported.get(address);
+    if (last !== undefined && t - last < REPORT_EVERY_MS) return false;
+    for (const [a, at] of reported) if (t - at >= REPORT_EVERY_MS) reported.delete(a);
+    reported.set(address, t);
+    return true;
+  }
+
   server.on('connection', (socket: Socket) => {
     const address = peerAddress(socket);
     if (address === undefined || exempt(address)) return;
     const held = open.get(address) ?? 0;
     if (held >= o.max) {
-      o.onRefused(address, !refusing.has(address));
-      refusing.add(address);
+      o.onRefused(address, isReport(address, now()));
       socket.destroy();
       return;
     }
     open.set(address, held + 1);
     socket.once('close', () => {
       const left = open.get(address)! - 1;
-      if (left < o.max) refusing.delete(address);
       if (left === 0) open.delete(address);
       else open.set(address, left);
     });

@@ -6,8 +6,9 @@
 // many clients and is not counted. Loopback gives each actor its own
 // address: 127.0.0.2 is the flooding pod, 127.0.0.3 the proxy.
 
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { capConnectionsPerPeer } from '../../receiver/limits/peer-connections.js';
 import { freshDatabase } from '../helpers/database.js';
 import { postLines } from '../helpers/http.js';
 import { startTestReceiver } from '../helpers/receiver.js';
@@ -87,6 +88,32 @@ describe('a pod that opens connections and never finishes a request', () => {
     const again = await openStalled(POD, 2);
     await settled(again, 1);
   });
+});
+
+it('reports a refused address at most once a minute, however often it tries', async () => {
+  let now = 0;
+  const reports: boolean[] = [];
+  const server = createServer(() => undefined);
+  capConnectionsPerPeer(server, { max: 1, exempt: [], onRefused: (_address, report) => reports.push(report), now: () => now });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const attempt = () => new Promise<void>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port, localAddress: POD });
+    socket.on('error', () => undefined).once('connect', () => resolve());
+    opened.push({ socket, closed: false, answered: false });
+  });
+  try {
+    await attempt();
+    const times = [0, 1_000, 59_999, 60_000, 61_000];
+    for (const [i, t] of times.entries()) {
+      now = t;
+      await attempt();
+      await waitFor(() => reports.length === i + 1, `refusal ${i + 1}`);
+    }
+    expect(reports).toEqual([true, false, false, true, false]);
+  } finally {
+    for (const h of opened) h.socket.destroy();
+    await new Promise((r) => server.close(r));
+  }
 });
 
 it('does not count a proxy named in TRUST_PROXY: its connections carry many clients', async () => {

@@ -11,6 +11,7 @@ import { exitIfUnavailable } from '../dev/embedded-postgres.js';
 import { writeReport } from './report/write-report.js';
 import type { Scenario } from './scenario.js';
 import { catchUp } from './scenarios/catch-up.js';
+import { connectionFlood } from './scenarios/connection-flood.js';
 import { crash } from './scenarios/crash.js';
 import { fleet } from './scenarios/fleet.js';
 import { growth } from './scenarios/growth.js';
@@ -23,7 +24,7 @@ import { recording } from './scenarios/recording.js';
 import { shipper } from './scenarios/shipper.js';
 import { stream } from './scenarios/stream.js';
 
-const SCENARIOS: Scenario[] = [ingest, shipper, catchUp, peer, latency, fleet, noisyNeighbour, stream, recording, crash, growth, idle];
+const SCENARIOS: Scenario[] = [ingest, shipper, catchUp, peer, latency, fleet, noisyNeighbour, connectionFlood, stream, recording, crash, growth, idle];
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 /** BENCH_LABEL=<name> keeps this run beside the plain one (<scenario>@<name>.json): a before/after in one report. */
 const label = process.env.BENCH_LABEL?.replace(/[^\w.-]/g, '_');

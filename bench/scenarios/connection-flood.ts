@@ -65,17 +65,20 @@ async function neighbour(p: Program, seconds: number): Promise<{ p50: number; p9
   return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), failed };
 }
 
-/** `loops` clients from loopback, each doing `attempt` again as soon as it is done, until `stop()`. */
-function flood(loops: number, attempt: () => Promise<unknown>): { stop: () => Promise<number> } {
+/** One try of a flood: what it got back (a status, or `closed`). */
+type Attempt = () => Promise<string>;
+
+/** `loops` clients from loopback, each trying again as soon as it is done, until `stop()`: how many tries got what. */
+function flood(loops: number, attempt: Attempt): { stop: () => Promise<Record<string, number>> } {
   let stopped = false;
-  let attempts = 0;
+  const got: Record<string, number> = {};
   const running = Promise.all(Array.from({ length: loops }, async () => {
     while (!stopped) {
-      await attempt().catch(() => undefined);
-      attempts++;
+      const outcome = await attempt().catch(() => 'closed');
+      got[outcome] = (got[outcome] ?? 0) + 1;
     }
   }));
-  return { stop: async () => ((stopped = true), await running, attempts) };
+  return { stop: async () => ((stopped = true), await running, got) };
 }
 
 export const connectionFlood: Scenario = {
@@ -101,26 +104,38 @@ export const connectionFlood: Scenario = {
 
       const receiver = await startReceiverProcess(db.url, BENCH_TOKEN, { MAX_CONNECTIONS_PER_PEER: CAP });
       const pid = receiver.child.pid!;
-      const held = await holdStalled(receiver, Number(CAP));
-      const unauthenticated = new Agent({ connections: loops });
-      const floods: Array<[string, (() => Promise<unknown>) | undefined]> = [
-        ['none (the neighbour alone)', undefined],
-        [`connections churned against the cap, ${loops} loops`, () => new Promise((resolve) => connect(port(receiver), '127.0.0.1').on('error', () => undefined).on('close', resolve).resume())],
-        [`requests without a credential (401), ${loops} loops`, async () => (await request(`${receiver.url}/ingest/commands`, { method: 'POST', dispatcher: unauthenticated, body: '{}\n', headers: { 'content-type': 'application/x-ndjson', 'x-workspace-id': 'flood', 'x-source-id': 's', 'x-source-offset': '0' } })).body.dump()],
+      // The flood's requests use at most `loops` connections, below the cap.
+      const agent = new Agent({ connections: loops });
+      const answered = async (path: string, o: { method?: 'POST'; body?: string; headers?: Record<string, string> } = {}) => {
+        const res = await request(`${receiver.url}${path}`, { dispatcher: agent, ...o });
+        await res.body.dump();
+        return String(res.statusCode);
+      };
+      const floods: Array<{ name: string; attempt?: Attempt; capFull?: boolean }> = [
+        { name: 'none (the neighbour alone)' },
+        { name: `connections churned against a full cap, ${loops} loops`, capFull: true, attempt: () => new Promise((resolve) => connect(port(receiver), '127.0.0.1').on('error', () => undefined).on('close', () => resolve('closed')).resume()) },
+        { name: `requests without a credential, ${loops} loops`, attempt: () => answered('/ingest/commands', { method: 'POST', body: '{}\n', headers: { 'content-type': 'application/x-ndjson', 'x-workspace-id': 'flood', 'x-source-id': 's', 'x-source-offset': '0' } }) },
+        { name: `GET /healthz on kept-alive connections, ${loops} loops`, attempt: () => answered('/healthz') },
+        { name: `GET /metrics on kept-alive connections, ${loops} loops`, attempt: () => answered('/metrics') },
       ];
-      for (const [name, attempt] of floods) {
+      for (const { name, attempt, capFull } of floods) {
         ctx.progress(`${seconds} s: ${name}`);
+        const held = capFull ? await holdStalled(receiver, Number(CAP)) : undefined;
         const cpu = cpuSecondsOf(pid);
         const t = performance.now();
         const running = attempt && flood(loops, attempt);
         const n = await neighbour(receiver, seconds);
         const wall = (performance.now() - t) / 1000;
         const used = cpuSecondsOf(pid) - cpu;
-        const attempts = (await running?.stop()) ?? 0;
-        rows.push({ flood: name, MAX_CONNECTIONS_PER_PEER: CAP, 'flood attempts/s': attempts / wall, 'receiver CPU %': (100 * used) / wall, 'receiver RSS MiB': rssMiB(pid), 'neighbour p50 ms': n.p50, 'neighbour p99 ms': n.p99, 'neighbour failed': n.failed });
+        const got = (await running?.stop()) ?? {};
+        for (const s of held?.sockets ?? []) s.destroy();
+        const attempts = Object.values(got).reduce((a, b) => a + b, 0);
+        rows.push({
+          flood: name, MAX_CONNECTIONS_PER_PEER: CAP, 'flood attempts/s': attempts / wall, 'flood got': Object.entries(got).map(([k, v]) => `${k}: ${v}`).join(', '),
+          'receiver CPU %': (100 * used) / wall, 'receiver RSS MiB': rssMiB(pid), 'neighbour p50 ms': n.p50, 'neighbour p99 ms': n.p99, 'neighbour failed': n.failed,
+        });
       }
-      for (const s of held.sockets) s.destroy();
-      await unauthenticated.close();
+      await agent.close();
       await receiver.stop();
     } finally {
       await db.close();

@@ -6,7 +6,11 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { throttleRenders } from '../limits/render-rate.js';
 import type { RouteContext } from './context.js';
+
+/** Prometheus scrapes every 15-30 s; four renders a second serve it and any person looking. */
+const METRICS_RENDER_INTERVAL_MS = 250;
 
 export function healthRoutes(app: FastifyInstance, ctx: RouteContext, registry: Registry): void {
   const open = { config: { access: 'public' as const } };
@@ -20,5 +24,6 @@ export function healthRoutes(app: FastifyInstance, ctx: RouteContext, registry: 
     const ready = checks.migrated && checks.accepting && checks.database;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });
-  app.get('/metrics', open, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  const metrics = throttleRenders(() => registry.metrics(), METRICS_RENDER_INTERVAL_MS);
+  app.get('/metrics', open, async (_req, reply) => reply.type(registry.contentType).send(await metrics()));
 }

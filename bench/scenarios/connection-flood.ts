@@ -3,8 +3,9 @@
 // Stalled connections (a request whose headers never end) held from one
 // address, with MAX_CONNECTIONS_PER_PEER off and at its default: the
 // receiver's memory. Then, against the default cap, connections churned as
-// fast as client loops can and requests that are each answered 401: the
-// receiver's CPU and the neighbour's latency. Everything comes from
+// fast as client loops can against a full cap, requests answered 401, and
+// GET /healthz and /metrics on kept connections: the receiver's CPU and the
+// neighbour's latency. Everything comes from
 // loopback, so the neighbour's address is 127.0.0.2 and the flood's
 // 127.0.0.1.
 
@@ -14,16 +15,15 @@ import { Agent, request } from 'undici';
 import { startBenchDb } from '../lib/bench-db.js';
 import { cpuSecondsOf, residentParts } from '../lib/proc-stats.js';
 import { BENCH_TOKEN, startReceiverProcess, type Program } from '../lib/programs.js';
+import { MIB, percentile } from '../lib/stats.js';
 import { printTable } from '../lib/table.js';
 import type { Row, Scenario } from '../scenario.js';
 
-const MIB = 2 ** 20;
 const CAP = '32';
 const NEIGHBOUR = '127.0.0.2';
 const STALLED_REQUEST = 'POST /ingest/commands HTTP/1.1\r\nHost: receiver\r\nX-Pad: ';
 
 const rssMiB = (pid: number) => { const r = residentParts(pid); return (r.anonBytes + r.fileBytes) / MIB; };
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
 
 function port(p: Program): number {
   return Number(new URL(p.url).port);
@@ -61,8 +61,7 @@ async function neighbour(p: Program, seconds: number): Promise<{ p50: number; p9
     }
   }
   await agent.close();
-  latencies.sort((a, b) => a - b);
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), failed };
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), failed };
 }
 
 /** One try of a flood: what it got back (a status, or `closed`). */

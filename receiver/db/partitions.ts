@@ -60,11 +60,15 @@ function boundMs(text: string | undefined, infinite: number): number {
 
 export async function listPartitions(client: pg.ClientBase): Promise<Partition[]> {
   await client.query("SET LOCAL datestyle = 'ISO, YMD'");
-  const { rows } = await client.query<{ table: PartitionedTable; name: string; bound: string; detaching: boolean }>(LIST, [PARTITIONED_TABLES]);
-  return rows.map((r) => {
+  const { rows } = await client.query<{ table: PartitionedTable; name: string; bound: string | null; detaching: boolean }>(LIST, [PARTITIONED_TABLES]);
+  return rows.flatMap((r) => {
+    // The rows come from the statement's snapshot, but pg_get_expr looks the
+    // relation up as it is now: a partition another replica dropped since
+    // then has no bound, and is gone.
+    if (r.bound === null) return [];
     const m = BOUND.exec(r.bound);
     if (!m) throw new Error(`partition ${r.name} has a bound ferry did not make: ${r.bound}`);
-    return { table: r.table, name: r.name, from: boundMs(m[2], -Infinity), to: boundMs(m[4], Infinity), detaching: r.detaching };
+    return [{ table: r.table, name: r.name, from: boundMs(m[2], -Infinity), to: boundMs(m[4], Infinity), detaching: r.detaching }];
   });
 }
 

@@ -191,6 +191,25 @@ describe('retention', () => {
     }
   });
 
+  it('a listing whose snapshot still holds a partition another replica has just dropped leaves it out', async () => {
+    const { db } = await spannedDatabase(10);
+    const [oldest] = (await partitionsOf(db, 'command_log')).sort((a, b) => a.from - b.from);
+    const lister = await db.connect();
+    try {
+      // The catalog rows come from the snapshot; the partition's bound is read from the catalog as it is now.
+      await lister.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await lister.query('SELECT 1');
+      await db.query(`ALTER TABLE command_log DETACH PARTITION ${oldest!.name}`);
+      await db.query(`DROP TABLE ${oldest!.name}`);
+      const listed = await listPartitions(lister);
+      expect(listed.map((p) => p.name)).not.toContain(oldest!.name);
+      expect(listed.filter((p) => p.table === 'command_log').length).toBeGreaterThan(0);
+    } finally {
+      await lister.query('ROLLBACK');
+      lister.release();
+    }
+  });
+
   it('finishes a concurrent detach that was interrupted, and drops a partition a stopped run detached but left', async () => {
     const { db } = await spannedDatabase(10);
     const [oldest, second] = (await partitionsOf(db, 'command_log')).sort((a, b) => a.from - b.from);

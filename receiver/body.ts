@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import { RequestError } from './errors.js';
+import { allowBody } from './expect-continue.js';
 import type { Lease } from './limits/memory-budget.js';
 
 export interface BodyLimits {
@@ -27,6 +28,7 @@ export async function readBody(request: IncomingMessage, o: BodyLimits): Promise
   const declared = Number(request.headers['content-length']);
   const tooLarge = () => new RequestError('body_too_large', `the body is over ${o.limit} bytes${encoding === 'identity' ? '' : ' once decoded'}`);
   if (encoding === 'identity' && declared > o.limit) throw tooLarge();
+  allowBody(request);
 
   const source = encoding === 'identity' ? request : request.pipe(createGunzip());
   const chunks: Buffer[] = [];

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { enforceAccess, type RouteAccess } from './access.js';
 import { REQUEST_ERRORS, RequestError } from './errors.js';
 import { isDatabaseUnavailable } from './db/pool.js';
+import { continueWhenRead } from './expect-continue.js';
 import { admitBodies } from './limits/admission.js';
 import type { MemoryBudget } from './limits/memory-budget.js';
 import type { WorkspaceRate } from './limits/workspace-rate.js';
@@ -63,6 +64,7 @@ export function createServer(ctx: RouteContext, options: ServerOptions): { app: 
     trustProxy: options.trustProxy ?? false,
     https: options.https ?? null,
   });
+  continueWhenRead(app.server);
 
   // First: who may call the matched route; then whether this replica takes it; then its body.
   const routes = enforceAccess(app, ctx.auth);

@@ -3,13 +3,13 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHttpTransport } from '../../shipper/ship/http-transport.js';
 import { atEnd } from '../helpers/cleanup.js';
 
 interface Received { method: string; url: string; headers: IncomingMessage['headers']; body: Buffer }
 
-async function receiver(answer: (req: Received, res: ServerResponse) => void) {
+async function receiver(answer: (req: Received, res: ServerResponse) => void, timeoutMs = 500) {
   const received: Received[] = [];
   let connections = 0;
   const srv = createServer((req, res) => {
@@ -24,9 +24,9 @@ async function receiver(answer: (req: Received, res: ServerResponse) => void) {
   srv.on('connection', () => connections++);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   atEnd(() => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }));
-  const transport = createHttpTransport({ baseUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, token: () => 'secret', timeoutMs: 500, connections: 1 });
+  const transport = createHttpTransport({ baseUrl: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, token: () => 'secret', timeoutMs, connections: 1 });
   atEnd(() => transport.close());
-  return { transport, received, connections: () => connections };
+  return { transport, received, connections: () => connections, server: srv };
 }
 
 const batch = { path: '/ingest/commands', contentType: 'application/x-ndjson', headers: { 'x-source-offset': '42' } };
@@ -78,4 +78,39 @@ it('stops at once when aborted', async () => {
   const started = Date.now();
   expect(await r.transport.send({ ...batch, body: 'x\n' }, abort.signal)).toEqual({ status: 'retryable', reason: 'aborted' });
   expect(Date.now() - started).toBeLessThan(400);
+});
+
+describe('a body of 64 KiB or more', () => {
+  const large = Buffer.alloc(64 * 1024, 'x');
+
+  it('waits for 100 Continue; a small one goes with its headers', async () => {
+    const r = await receiver((_req, res) => res.writeHead(200).end('{}'));
+    expect((await r.transport.send({ ...batch, body: large })).status).toBe('delivered');
+    expect((await r.transport.send({ ...batch, body: 'x\n' })).status).toBe('delivered');
+    expect(r.received.map((got) => [got.headers.expect, got.body.length])).toEqual([['100-continue', large.length], [undefined, 2]]);
+  });
+
+  it('is never sent when the receiver answers from the headers, and the answer is read', async () => {
+    const r = await receiver((_req, res) => res.writeHead(200).end('{}'));
+    let bodyBytes = 0;
+    r.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      req.on('data', (c: Buffer) => (bodyBytes += c.length));
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized","message":"no"}');
+    });
+    expect(await r.transport.send({ ...batch, body: large })).toMatchObject({ status: 'refused', statusCode: 401 });
+    await new Promise((done) => setTimeout(done, 200));
+    expect(bodyBytes).toBe(0);
+    // The next request has a connection of its own.
+    r.server.removeAllListeners('checkContinue');
+    expect((await r.transport.send({ ...batch, body: large })).status).toBe('delivered');
+  });
+
+  it('goes after a second when nothing passes 100 Continue on (a proxy that drops it)', async () => {
+    const r = await receiver((_req, res) => res.writeHead(200).end('{}'), 5000);
+    r.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => r.server.emit('request', req, res));
+    const started = Date.now();
+    expect((await r.transport.send({ ...batch, body: large })).status).toBe('delivered');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(r.received[0]!.body.length).toBe(large.length);
+  });
 });

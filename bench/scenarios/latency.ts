@@ -61,9 +61,11 @@ async function measure(ctx: ScenarioContext, db: BenchDb, name: string, count: n
   const file = join(dir, 'command-log.jsonl');
   await writeFile(file, '');
   const clock = await startCommitClock(db.url);
-  const system = await start(file, dir);
   const line = (seq: number) => `${JSON.stringify({ command: `echo latency #${seq}`, exit_code: 0, timestamp: new Date().toISOString() })}\n`;
+  // A system that fails to start leaves no clock connected to the database the scenario then stops.
+  let system: System | undefined;
   try {
+    system = await start(file, dir);
     // Warm-up: the pipeline is running and caught up before the clock starts.
     await appendFile(file, line(0));
     for (let i = 0; clock.seen.size === 0; i++) {
@@ -83,7 +85,7 @@ async function measure(ctx: ScenarioContext, db: BenchDb, name: string, count: n
     const samples = [...written].map(([seq, at]) => ({ seq, at, ms: (clock.seen.get(seq) ?? Infinity) - at }));
     return { samples, lost: samples.filter((s) => !Number.isFinite(s.ms)).length };
   } finally {
-    await system.stop();
+    await system?.stop();
     await clock.close();
   }
 }

@@ -61,9 +61,11 @@ export function loadConfig<S extends Spec>(spec: S, env: NodeJS.ProcessEnv = pro
 }
 
 export function helpText(usage: string, spec: Spec): string {
-  const rows = Object.values(spec).map((s) => {
+  const settings = Object.values(spec);
+  const width = Math.max(...settings.map((s) => s.env.length));
+  const rows = settings.map((s) => {
     const dflt = s.fallback ? `default: ${s.fallback.shown}` : 'required';
-    return `  ${s.env.padEnd(28)} ${s.help} (${dflt})`;
+    return `  ${s.env.padEnd(width)}  ${s.help} (${dflt})`;
   });
   return `${usage}\n\nEnvironment:\n${rows.join('\n')}\n`;
 }

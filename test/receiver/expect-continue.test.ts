@@ -23,6 +23,12 @@ interface Exchange {
   error?: string;
 }
 
+/** A native ingest request's headers, with the shared token. */
+const ingestHeaders = (workspace: string, length: number): Record<string, string> => ({
+  'content-type': 'application/x-ndjson', 'content-length': String(length),
+  'x-workspace-id': workspace, 'x-source-id': 'gen', 'x-source-offset': '0', authorization: `Bearer ${INGEST_TOKEN}`,
+});
+
 /** One POST that waits for 100 Continue before its body and never sends it otherwise. */
 function postExpecting(base: string, workspace: string, body: Buffer, headers: Record<string, string> = {}): Promise<Exchange> {
   return new Promise((resolve) => {
@@ -30,10 +36,7 @@ function postExpecting(base: string, workspace: string, body: Buffer, headers: R
     const req = http.request(`${base}/ingest/commands`, {
       method: 'POST',
       agent: false,
-      headers: {
-        expect: '100-continue', 'content-type': 'application/x-ndjson', 'content-length': String(body.length),
-        'x-workspace-id': workspace, 'x-source-id': 'gen', 'x-source-offset': '0', authorization: `Bearer ${INGEST_TOKEN}`, ...headers,
-      },
+      headers: { expect: '100-continue', ...ingestHeaders(workspace, body.length), ...headers },
     }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
@@ -79,10 +82,7 @@ describe('a client that waits for 100 Continue', () => {
     expect(await postExpecting(base, 'ws-rate', lines(15_000, 'burst'))).toMatchObject({ status: 200, continued: true });
     expect(await postExpecting(base, 'ws-rate', body, { 'content-length': String(800 * KIB) })).toMatchObject({ status: 429, continued: false, error: 'rate_limited' });
     // A body on its way holds the whole memory budget meanwhile.
-    const holder = http.request(`${base}/ingest/commands`, {
-      method: 'POST', agent: false,
-      headers: { 'content-type': 'application/x-ndjson', 'content-length': String(MIB), 'x-workspace-id': 'ws-holder', 'x-source-id': 'gen', 'x-source-offset': '0', authorization: `Bearer ${INGEST_TOKEN}` },
-    });
+    const holder = http.request(`${base}/ingest/commands`, { method: 'POST', agent: false, headers: ingestHeaders('ws-holder', MIB) });
     holder.on('error', () => undefined);
     holder.write('{"command":"held"');
     await new Promise((r) => setTimeout(r, 200));
